@@ -1,0 +1,93 @@
+//! The command line: clap types and the entry point that runs a command and chooses the exit
+//! status. Nothing outside this module sees clap's types, except for the output format enum.
+
+mod catalog;
+mod rules;
+mod ruleset;
+mod scan;
+
+use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+/// Watch AWS CloudTrail for the events that matter, and explain each one.
+#[derive(Debug, Parser)]
+#[command(name = "trailwatch", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Scan CloudTrail logs (files and directories) and report the notable events found.
+    Scan(Box<scan::ScanArgs>),
+    /// List the built-in catalog of notable events.
+    Catalog(catalog::CatalogArgs),
+    /// Explain one event of the catalog in full.
+    Explain(catalog::ExplainArgs),
+    /// List, show, validate and test rules (built-in packs, YAML, Sigma).
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// When writing to a terminal and NO_COLOR is not set.
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    fn enabled(self, terminal: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+}
+
+/// An error in how trailwatch was invoked or configured: exit status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Parses the command line, runs it, and returns the process exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scan(args) => scan::run(*args),
+        Command::Catalog(args) => catalog::list(args),
+        Command::Explain(args) => catalog::explain(args),
+        Command::Rules(cmd) => rules::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("trailwatch: error: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+/// Output closed early (`trailwatch scan ... | head`): not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn stdout_is_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}

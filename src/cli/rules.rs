@@ -1,0 +1,256 @@
+//! `trailwatch rules list|show|validate|test`: inspect, check and test rules.
+
+use super::UsageError;
+use super::ruleset::RuleArgs;
+use crate::catalog::{Catalog, Severity};
+use crate::engine::Engine;
+use crate::record::{Parsed, Record};
+use crate::rules::Rule;
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum RulesCommand {
+    /// List loaded rules (built-in packs plus --rules/--sigma).
+    List {
+        #[command(flatten)]
+        rules: RuleArgs,
+        /// Only rules of this pack.
+        #[arg(long, value_name = "PACK")]
+        pack: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one rule in full.
+    Show {
+        id: String,
+        #[command(flatten)]
+        rules: RuleArgs,
+    },
+    /// Check rule files; exit 2 when any rule has an error.
+    Validate {
+        /// Rule files or folders (YAML); `--sigma` adds Sigma files.
+        paths: Vec<PathBuf>,
+        #[arg(long, value_name = "PATH")]
+        sigma: Vec<PathBuf>,
+    },
+    /// Run the tests written beside rules (built-in packs when no path is given).
+    Test { paths: Vec<PathBuf> },
+}
+
+#[derive(Serialize)]
+struct RuleRow<'a> {
+    id: &'a str,
+    pack: &'a str,
+    severity: Severity,
+    title: &'a str,
+    sources: &'a [String],
+    names: Vec<&'a str>,
+    origin: String,
+}
+
+pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
+    let catalog = Catalog::builtin().context("loading the built-in catalog")?;
+    match cmd {
+        RulesCommand::List { rules, pack, json } => {
+            let loaded = rules.load(&catalog)?;
+            report_errors(&loaded.errors);
+            let rows: Vec<RuleRow> = loaded
+                .rules
+                .iter()
+                .filter(|r| pack.as_ref().is_none_or(|p| &r.pack == p))
+                .map(row)
+                .collect();
+            let mut out = BufWriter::new(std::io::stdout().lock());
+            if json {
+                serde_json::to_writer_pretty(&mut out, &rows)?;
+                writeln!(out)?;
+            } else {
+                for r in &rows {
+                    writeln!(
+                        out,
+                        "{:<44} {:<9} {:<8} {}",
+                        r.id, r.pack, r.severity, r.title
+                    )?;
+                }
+            }
+            out.flush()?;
+            Ok(exit_for(&loaded.errors))
+        }
+        RulesCommand::Show { id, rules } => {
+            let loaded = rules.load(&catalog)?;
+            let rule = loaded.rules.iter().find(|r| r.id == id);
+            let rule = rule.ok_or_else(|| {
+                UsageError(format!("no rule '{id}' (see `trailwatch rules list`)"))
+            })?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(show(rule).as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Validate { paths, sigma } => {
+            if paths.is_empty() && sigma.is_empty() {
+                return Err(UsageError("give rule files or folders to validate".into()).into());
+            }
+            let args = RuleArgs {
+                packs: vec!["guide".into()],
+                rule_paths: paths,
+                sigma,
+            };
+            let loaded = args.load(&catalog)?;
+            report_errors(&loaded.errors);
+            let user = loaded.rules.iter().filter(|r| r.pack != "guide").count();
+            let hard = loaded.errors.iter().filter(|e| !e.is_unsupported()).count();
+            eprintln!(
+                "trailwatch: {user} rule(s) valid, {} with errors",
+                loaded.errors.len()
+            );
+            Ok(if hard > 0 {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        RulesCommand::Test { paths } => {
+            let args = if paths.is_empty() {
+                RuleArgs {
+                    packs: Vec::new(),
+                    rule_paths: Vec::new(),
+                    sigma: Vec::new(),
+                }
+            } else {
+                RuleArgs {
+                    packs: vec!["guide".into()],
+                    rule_paths: paths,
+                    sigma: Vec::new(),
+                }
+            };
+            let loaded = args.load(&catalog)?;
+            report_errors(&loaded.errors);
+            let (passed, failures) = run_tests(&loaded.rules);
+            for f in &failures {
+                eprintln!("trailwatch: FAIL {f}");
+            }
+            eprintln!(
+                "trailwatch: {passed} rule test(s) passed, {} failed",
+                failures.len()
+            );
+            Ok(if !failures.is_empty() {
+                ExitCode::from(1)
+            } else if loaded.errors.iter().any(|e| !e.is_unsupported()) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}
+
+/// Runs every rule's own tests; returns the number passed and a line per failure.
+pub fn run_tests(rules: &[Rule]) -> (usize, Vec<String>) {
+    let mut passed = 0;
+    let mut failures = Vec::new();
+    for rule in rules {
+        let engine = Engine::new([rule.clone()]);
+        for t in &rule.tests {
+            let text = t.record.to_string();
+            let record = match Record::parse_text(text.as_bytes()) {
+                Ok(Parsed::Record(r)) => r,
+                Ok(_) | Err(_) => {
+                    failures.push(format!(
+                        "{} ({}): test '{}': not a CloudTrail record",
+                        rule.id, rule.origin, t.name
+                    ));
+                    continue;
+                }
+            };
+            // Through the prefilter too, so a rule whose literals are wrong fails its tests.
+            let passes_prefilter = engine.prefilter().might_match(text.as_bytes());
+            let matched =
+                passes_prefilter && !engine.evaluate(&record, String::new).findings.is_empty();
+            if matched == t.expect_match {
+                passed += 1;
+            } else {
+                let want = if t.expect_match { "match" } else { "no match" };
+                failures.push(format!(
+                    "{} ({}): test '{}': expected {want}",
+                    rule.id, rule.origin, t.name
+                ));
+            }
+        }
+    }
+    (passed, failures)
+}
+
+fn report_errors(errors: &[crate::rules::RuleError]) {
+    for e in errors {
+        let kind = if e.is_unsupported() {
+            "warning"
+        } else {
+            "error"
+        };
+        eprintln!("trailwatch: {kind}: {e}");
+    }
+}
+
+fn exit_for(errors: &[crate::rules::RuleError]) -> ExitCode {
+    if errors.iter().any(|e| !e.is_unsupported()) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn row(r: &Rule) -> RuleRow<'_> {
+    RuleRow {
+        id: &r.id,
+        pack: &r.pack,
+        severity: r.severity,
+        title: &r.title,
+        sources: &r.sources,
+        names: r.names.iter().map(|n| n.text()).collect(),
+        origin: r.origin.to_string(),
+    }
+}
+
+fn show(r: &Rule) -> String {
+    let mut s = format!("{}  [{}]  {}\n  {}\n", r.id, r.severity, r.pack, r.title);
+    let any = |v: Vec<&str>| {
+        if v.is_empty() {
+            "any".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    s += &format!(
+        "  sources:  {}\n",
+        any(r.sources.iter().map(String::as_str).collect())
+    );
+    s += &format!(
+        "  names:    {}\n",
+        any(r.names.iter().map(|n| n.text()).collect())
+    );
+    if let Some(c) = &r.cond {
+        s += &format!("  where:    {c:?}\n");
+    }
+    if let Some(d) = &r.dedup {
+        s += &format!("  dedup:    {:?} within {:?}\n", d.key, d.window);
+    }
+    if let Some(t) = &r.threshold {
+        s += &format!(
+            "  threshold: {} within {:?} by {:?}\n",
+            t.count, t.window, t.group_by
+        );
+    }
+    s += &format!("  defined:  {}\n\n  {}\n", r.origin, r.description);
+    if let Some(why) = &r.why {
+        s += &format!("\n  Why it matters: {why}\n");
+    }
+    for reference in &r.references {
+        s += &format!("  - {reference}\n");
+    }
+    s
+}

@@ -1,0 +1,302 @@
+//! `trailwatch scan`: read CloudTrail logs from files and directories and report findings.
+
+use super::ruleset::{RuleArgs, load_suppressions};
+use super::{ColorChoice, UsageError, stdout_is_terminal};
+use crate::catalog::{Catalog, SERVICES, Severity};
+use crate::engine::{Engine, Filter};
+use crate::noise::Noise;
+use crate::record::time;
+use crate::rules::Rule;
+use crate::scan::{self, Options, Report};
+use crate::sink::{self, Format};
+use crate::source::file;
+use crate::summary::Summary;
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Bad records named on stderr per input; the rest are counted.
+const BAD_RECORDS_SHOWN: usize = 5;
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// Files and directories to read (directories recursively). Any mix of S3 delivery files
+    /// (.json.gz), JSON, JSON Lines, EventBridge envelopes and LookupEvents output.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<PathBuf>,
+    /// Output format [default: table on a terminal, jsonl otherwise].
+    #[arg(short, long, value_enum)]
+    format: Option<Format>,
+    /// Write findings to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Only these services (slugs as in `trailwatch catalog`; repeat or comma-separate).
+    #[arg(long, value_delimiter = ',', value_name = "SERVICE")]
+    service: Vec<String>,
+    /// Only these event names (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    event: Vec<String>,
+    /// Only findings of at least this severity.
+    #[arg(long, value_name = "SEVERITY")]
+    min_severity: Option<Severity>,
+    /// Only events at or after this time: RFC 3339, a date, or a duration back from now (24h, 7d).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only events before this time (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Only events in these accounts (recipientAccountId; repeat or comma-separate).
+    #[arg(long, value_delimiter = ',', value_name = "ACCOUNT_ID")]
+    account: Vec<String>,
+    /// Only events in these regions (awsRegion; repeat or comma-separate).
+    #[arg(long, value_delimiter = ',', value_name = "REGION")]
+    region: Vec<String>,
+    /// Largest decompressed size read from one input (e.g. 512M, 2G); larger inputs are reported.
+    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size)]
+    max_size: u64,
+    /// Worker threads [default: one per core].
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Colour the severity column.
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    color: ColorChoice,
+    /// Do not print the summary or the progress bar.
+    #[arg(short, long)]
+    quiet: bool,
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// Suppression file (YAML, see docs/rules.md). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    suppress: Vec<PathBuf>,
+    /// Also print suppressed findings, with `suppressed_by` set to the reason.
+    #[arg(long)]
+    show_suppressed: bool,
+}
+
+pub fn run(args: ScanArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let catalog = Catalog::builtin().context("loading the built-in catalog")?;
+    let loaded = args.rules.load(&catalog)?;
+    for e in &loaded.errors {
+        let kind = if e.is_unsupported() {
+            "warning"
+        } else {
+            "error"
+        };
+        eprintln!("trailwatch: {kind}: {e}");
+    }
+    let rule_errors = loaded.errors.iter().any(|e| !e.is_unsupported());
+    let suppressions = load_suppressions(&args.suppress)?;
+    let today = jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date();
+    let engine = build_engine(&catalog, loaded.rules, &args)?
+        .with_suppressions(suppressions, today, args.show_suppressed)
+        .with_explanations(&catalog);
+    for s in engine.expired_suppressions() {
+        eprintln!(
+            "trailwatch: warning: suppression '{}' expired on {} and is ignored",
+            s.reason,
+            s.expires.map(|d| d.to_string()).unwrap_or_default()
+        );
+    }
+    let filter = build_filter(&args)?;
+    if let Some(n) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .context("starting worker threads")?;
+    }
+    let inputs = file::collect(&args.inputs);
+    let mut summary = Summary {
+        passed_over: inputs.passed_over as u64,
+        ..Summary::default()
+    };
+    summary.digests += inputs.digests.len() as u64;
+    for e in &inputs.errors {
+        eprintln!("trailwatch: error: {e}");
+        summary.bad_inputs += 1;
+    }
+
+    let to_terminal = args.output.is_none() && stdout_is_terminal();
+    let format = args.format.unwrap_or(if to_terminal {
+        Format::Table
+    } else {
+        Format::Jsonl
+    });
+    let out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
+    };
+    let mut sink = sink::open(format, out, args.color.enabled(to_terminal));
+    let progress = progress_bar(inputs.files.len() as u64, args.quiet);
+    let opts = Options {
+        max_size: args.max_size,
+    };
+
+    let mut write_error = None;
+    let mut noise = Noise::default();
+    scan::run(
+        &inputs.files,
+        &engine,
+        &filter,
+        &opts,
+        &mut noise,
+        |report| {
+            progress.inc(1);
+            progress.suspend(|| print_problems(&report));
+            summary.add(&report);
+            if write_error.is_none()
+                && let Err(e) = report.findings.iter().try_for_each(|f| sink.write(f))
+            {
+                write_error = Some(e);
+            }
+        },
+    );
+    progress.finish_and_clear();
+    if let Some(e) = write_error {
+        return Err(e).context("writing findings");
+    }
+    sink.finish().context("writing findings")?;
+    summary.noise = noise.stats;
+    summary.expired = engine
+        .expired_suppressions()
+        .iter()
+        .map(|s| s.reason.clone())
+        .collect();
+    if !args.quiet {
+        eprint!("{}", summary.render(started.elapsed()));
+    }
+    Ok(if rule_errors {
+        ExitCode::from(2)
+    } else if summary.had_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn build_engine(catalog: &Catalog, rules: Vec<Rule>, args: &ScanArgs) -> Result<Engine> {
+    let service_of = |r: &Rule| -> Vec<String> {
+        match &r.service {
+            Some(s) => vec![s.clone()],
+            None => r
+                .sources
+                .iter()
+                .map(|s| s.trim_end_matches(".amazonaws.com").to_string())
+                .collect(),
+        }
+    };
+    for s in &args.service {
+        let known_rule = rules.iter().any(|r| service_of(r).contains(s));
+        if !known_rule && !SERVICES.iter().any(|(slug, _)| slug == s) {
+            let known: Vec<&str> = SERVICES.iter().map(|(s, _)| *s).collect();
+            return Err(UsageError(format!(
+                "unknown service '{s}' (catalog services: {})",
+                known.join(", ")
+            ))
+            .into());
+        }
+    }
+    let _ = catalog;
+    // Narrow the rules where the rule itself tells; `service_ok` keeps rules whose service is
+    // only known per finding (none today: every rule has sources or a service, or runs on all).
+    let rules = rules.into_iter().filter(|r| {
+        let services = service_of(r);
+        let service_ok = args.service.is_empty()
+            || services.is_empty()
+            || services.iter().any(|s| args.service.contains(s));
+        let event_ok = args.event.is_empty()
+            || r.names.is_empty()
+            || r.names.iter().any(|m| {
+                args.event
+                    .iter()
+                    .any(|e| m.text().eq_ignore_ascii_case(e) || m.matches(e))
+            });
+        service_ok && event_ok && args.min_severity.is_none_or(|min| r.severity >= min)
+    });
+    Ok(Engine::new(rules))
+}
+
+fn build_filter(args: &ScanArgs) -> Result<Filter> {
+    let now = jiff::Timestamp::now();
+    let bound = |s: &Option<String>| -> Result<_> {
+        s.as_deref()
+            .map(|s| time::parse_bound(s, now))
+            .transpose()
+            .map_err(|e| UsageError(e.to_string()).into())
+    };
+    Ok(Filter {
+        services: args.service.clone(),
+        events: args.event.clone(),
+        since: bound(&args.since)?,
+        until: bound(&args.until)?,
+        accounts: args.account.clone(),
+        regions: args.region.clone(),
+    })
+}
+
+fn print_problems(report: &Report) {
+    if let Some(e) = &report.error {
+        eprintln!("trailwatch: error: {}: {e}", report.name);
+    }
+    for (location, e) in report.bad_records.iter().take(BAD_RECORDS_SHOWN) {
+        eprintln!("trailwatch: bad record: {location}: {e}");
+    }
+    let more = report.bad_records.len().saturating_sub(BAD_RECORDS_SHOWN);
+    if more > 0 {
+        eprintln!("trailwatch: bad record: {}: {more} more", report.name);
+    }
+}
+
+fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed} (eta {eta})")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Parses sizes such as `512M`, `2G`, `1048576`.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| format!("invalid size '{s}'"))?;
+    let mult: u64 = match unit
+        .to_ascii_uppercase()
+        .trim_end_matches("IB")
+        .trim_end_matches('B')
+    {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => return Err(format!("invalid size unit in '{s}' (use K, M or G)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size '{s}' is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("12X").is_err());
+    }
+}

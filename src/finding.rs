@@ -1,0 +1,182 @@
+//! Findings: what trailwatch reports when a record matches a rule.
+//!
+//! Every output format (JSONL, JSON, CSV, table) carries the same keys, in this order. Values the
+//! record does not have are `null`.
+
+use crate::catalog::{Entry, Severity};
+use crate::record::{Record, time};
+use crate::rules::Rule;
+use jiff::Timestamp;
+use serde::Serialize;
+
+/// One match of one rule on one record.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Finding {
+    /// `guide.<service>.<EventName>` for catalog entries.
+    pub rule_id: String,
+    /// The rule pack: `guide` for the built-in catalog.
+    pub pack: String,
+    pub title: String,
+    pub severity: Severity,
+    /// Service slug of the rule (see `trailwatch catalog`).
+    pub service: String,
+    pub event_source: Option<String>,
+    pub event_name: Option<String>,
+    /// RFC 3339 in UTC when `eventTime` could be read; otherwise as written.
+    pub event_time: Option<String>,
+    pub event_id: Option<String>,
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    /// The principal's ARN, or the best description of who acted.
+    pub actor: Option<String>,
+    pub actor_type: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub read_only: Option<bool>,
+    pub summary: String,
+    pub why: String,
+    /// Where the record was read: `path#N` (N-th record of the file) or `path:LINE` (JSON Lines).
+    pub location: String,
+    /// Threshold findings: how many matching records fell within the window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// Threshold findings: event time of the first record of the window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_time: Option<String>,
+    /// With `--show-suppressed`: the reason of the suppression that matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed_by: Option<String>,
+    #[serde(skip)]
+    pub time: Option<Timestamp>,
+    /// Values of the rule's dedup key fields (see `noise`).
+    #[serde(skip)]
+    pub dedup_key: Option<String>,
+    /// Values of the rule's threshold `group_by` fields.
+    #[serde(skip)]
+    pub group_key: Option<String>,
+    /// Index of the rule in the engine that raised it.
+    #[serde(skip)]
+    pub rule: usize,
+}
+
+/// The keys every finding has, in output order (CSV header, table columns).
+pub const KEYS: &[&str] = &[
+    "rule_id",
+    "pack",
+    "title",
+    "severity",
+    "service",
+    "event_source",
+    "event_name",
+    "event_time",
+    "event_id",
+    "account_id",
+    "region",
+    "actor",
+    "actor_type",
+    "source_ip",
+    "user_agent",
+    "error_code",
+    "error_message",
+    "read_only",
+    "summary",
+    "why",
+    "location",
+];
+
+impl Finding {
+    /// The finding a catalog entry raises on a record.
+    pub fn from_entry(entry: &Entry, record: &Record, location: String) -> Finding {
+        Finding::from_rule(&crate::rules::from_entry(entry), record, location)
+    }
+
+    /// The finding a rule raises on a record (`why` left empty when the rule has none).
+    pub fn from_rule(rule: &Rule, record: &Record, location: String) -> Finding {
+        let owned = |s: Option<&str>| s.map(str::to_string);
+        let raw_time = record.event_time_raw();
+        let time = raw_time.and_then(time::parse_event_time);
+        let service = rule
+            .service
+            .clone()
+            .unwrap_or_else(|| service_of(record.event_source()));
+        Finding {
+            rule_id: rule.id.clone(),
+            pack: rule.pack.clone(),
+            title: rule.title.clone(),
+            severity: rule.severity,
+            service,
+            event_source: owned(record.event_source()),
+            event_name: owned(record.event_name()),
+            event_time: time.map(time::format).or_else(|| owned(raw_time)),
+            event_id: owned(record.str("eventID")),
+            account_id: owned(record.account_id()),
+            region: owned(record.region()),
+            actor: record.actor(),
+            actor_type: owned(record.actor_type()),
+            source_ip: owned(record.str("sourceIPAddress")),
+            user_agent: owned(record.str("userAgent")),
+            error_code: owned(record.str("errorCode")),
+            error_message: owned(record.str("errorMessage")),
+            read_only: record.read_only(),
+            summary: rule.description.clone(),
+            why: rule.why.clone().unwrap_or_default(),
+            location,
+            count: None,
+            first_time: None,
+            suppressed_by: None,
+            time,
+            dedup_key: None,
+            group_key: None,
+            rule: 0,
+        }
+    }
+
+    /// An empty finding of a rule, for tests.
+    #[cfg(test)]
+    pub(crate) fn blank(rule_id: &str) -> Finding {
+        let mut rule = crate::rules::from_entry(&Entry::default());
+        rule.id = rule_id.to_string();
+        let record = match Record::parse_text(br#"{"eventSource":"x","eventName":"y"}"#) {
+            Ok(crate::record::Parsed::Record(r)) => r,
+            _ => unreachable!("a valid record"),
+        };
+        Finding::from_rule(&rule, &record, String::new())
+    }
+
+    /// The value of one of [`KEYS`] as text, for tables and CSV (`None` for null).
+    pub fn field(&self, key: &str) -> Option<String> {
+        let s = |v: &Option<String>| v.clone();
+        match key {
+            "rule_id" => Some(self.rule_id.clone()),
+            "pack" => Some(self.pack.clone()),
+            "title" => Some(self.title.clone()),
+            "severity" => Some(self.severity.to_string()),
+            "service" => Some(self.service.clone()),
+            "event_source" => s(&self.event_source),
+            "event_name" => s(&self.event_name),
+            "event_time" => s(&self.event_time),
+            "event_id" => s(&self.event_id),
+            "account_id" => s(&self.account_id),
+            "region" => s(&self.region),
+            "actor" => s(&self.actor),
+            "actor_type" => s(&self.actor_type),
+            "source_ip" => s(&self.source_ip),
+            "user_agent" => s(&self.user_agent),
+            "error_code" => s(&self.error_code),
+            "error_message" => s(&self.error_message),
+            "read_only" => self.read_only.map(|b| b.to_string()),
+            "summary" => Some(self.summary.clone()),
+            "why" => Some(self.why.clone()),
+            "location" => Some(self.location.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// The service part of an eventSource (`iam.amazonaws.com` → `iam`).
+fn service_of(source: Option<&str>) -> String {
+    let s = source.unwrap_or("unknown");
+    s.strip_suffix(".amazonaws.com").unwrap_or(s).to_string()
+}

@@ -1,0 +1,341 @@
+//! Noise control: suppressions, dedup windows and thresholds.
+//!
+//! Suppressions are stateless and are decided where the record is at hand (the engine, in
+//! parallel). Dedup and thresholds need history: the engine writes each finding's dedup key and
+//! threshold group into it, and [`Noise`] decides in order, one finding at a time, using event
+//! times (not arrival times) so a scan of old logs behaves like the live stream did. Pure: the
+//! caller gives today's date and keeps (or persists) the state.
+
+use crate::finding::Finding;
+use crate::record::Record;
+use crate::rules::cond::{self, Cond};
+use crate::rules::yaml::{condition, strings, unknown_keys};
+use globset::GlobMatcher;
+use ipnet::IpNet;
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// One suppression: every key given must match; a list means "any of".
+#[derive(Debug, Clone)]
+pub struct Suppression {
+    pub reason: String,
+    rules: Vec<(String, GlobMatcher)>,
+    principal: Vec<(String, GlobMatcher)>,
+    role: Vec<String>,
+    account: Vec<String>,
+    region: Vec<String>,
+    source_ip: Vec<IpNet>,
+    user_agent: Vec<(String, GlobMatcher)>,
+    cond: Option<Cond>,
+    pub expires: Option<Date>,
+}
+
+const KEYS: &[&str] = &[
+    "reason",
+    "rules",
+    "principal",
+    "role",
+    "account",
+    "region",
+    "source_ip",
+    "user_agent",
+    "where",
+    "expires",
+];
+
+impl Suppression {
+    /// Parses one suppression mapping.
+    pub fn from_value(v: &Value) -> Result<Suppression, String> {
+        let obj = v.as_object().ok_or("a suppression must be a mapping")?;
+        unknown_keys(obj, KEYS, "suppression")?;
+        let reason = obj
+            .get("reason")
+            .and_then(Value::as_str)
+            .filter(|s| !s.trim().is_empty());
+        let reason = reason
+            .ok_or("a suppression needs a `reason`")?
+            .trim()
+            .to_string();
+        let list = |k: &str| strings(obj.get(k), k);
+        let globs = |k: &str, nocase: bool| -> Result<Vec<(String, GlobMatcher)>, String> {
+            list(k)?.iter().map(|g| cond::glob(g, nocase)).collect()
+        };
+        let expires = match obj.get("expires") {
+            None => None,
+            Some(Value::String(s)) => Some(
+                s.parse::<Date>()
+                    .map_err(|_| format!("expires '{s}' is not a date (YYYY-MM-DD)"))?,
+            ),
+            Some(_) => return Err("expires must be a date (YYYY-MM-DD)".into()),
+        };
+        let s = Suppression {
+            reason,
+            rules: globs("rules", false)?,
+            principal: globs("principal", false)?,
+            role: list("role")?,
+            account: list("account")?,
+            region: list("region")?,
+            source_ip: list("source_ip")?
+                .iter()
+                .map(|c| parse_net(c).ok_or_else(|| format!("bad CIDR '{c}' in source_ip")))
+                .collect::<Result<_, _>>()?,
+            user_agent: globs("user_agent", true)?,
+            cond: obj
+                .get("where")
+                .map(|w| condition(w, "where"))
+                .transpose()?,
+            expires,
+        };
+        Ok(s)
+    }
+
+    /// Whether the suppression is past its expiry date.
+    pub fn expired(&self, today: Date) -> bool {
+        self.expires.is_some_and(|d| d < today)
+    }
+
+    /// Whether it silences rule `rule_id` on this record.
+    pub fn matches(&self, rule_id: &str, record: &Record) -> bool {
+        let any_glob = |gs: &[(String, GlobMatcher)], v: Option<&str>| {
+            gs.is_empty() || v.is_some_and(|v| gs.iter().any(|(_, g)| g.is_match(v)))
+        };
+        let any_eq = |xs: &[String], v: Option<&str>| {
+            xs.is_empty() || v.is_some_and(|v| xs.iter().any(|x| x == v))
+        };
+        let issuer = || {
+            use sonic_rs::JsonValueTrait;
+            let v =
+                record
+                    .value()
+                    .pointer(["userIdentity", "sessionContext", "sessionIssuer", "arn"]);
+            v.and_then(|v| v.as_str())
+        };
+        let principal = self.principal.is_empty()
+            || any_glob(&self.principal, record.identity_str("arn"))
+            || any_glob(&self.principal, issuer());
+        any_glob(&self.rules, Some(rule_id))
+            && principal
+            && (self.role.is_empty() || role_name(record).is_some_and(|r| self.role.contains(&r)))
+            && any_eq(&self.account, record.account_id())
+            && any_eq(&self.region, record.region())
+            && (self.source_ip.is_empty()
+                || record
+                    .str("sourceIPAddress")
+                    .and_then(|s| s.parse::<IpAddr>().ok())
+                    .is_some_and(|ip| self.source_ip.iter().any(|n| n.contains(&ip))))
+            && any_glob(&self.user_agent, record.str("userAgent"))
+            && self.cond.as_ref().is_none_or(|c| c.eval(record.value()))
+    }
+}
+
+/// `10.0.0.0/8`, or a single address.
+fn parse_net(s: &str) -> Option<IpNet> {
+    s.parse()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+/// The role name of an assumed-role session (`arn:aws:sts::1:assumed-role/NAME/session`).
+fn role_name(record: &Record) -> Option<String> {
+    let arn = record.identity_str("arn")?;
+    let rest = arn
+        .split(":assumed-role/")
+        .nth(1)
+        .or_else(|| arn.split(":role/").nth(1))?;
+    rest.split('/').next().map(str::to_string)
+}
+
+/// What [`Noise`] decided about a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Emit,
+    /// A repeat within the dedup window of an earlier finding.
+    Folded,
+    /// A threshold rule's match that has not reached its count (yet).
+    Pending,
+}
+
+/// Counts for the summary.
+#[derive(Debug, Default, Clone)]
+pub struct NoiseStats {
+    /// Suppressed findings per reason.
+    pub suppressed: BTreeMap<String, u64>,
+    /// Expired suppressions (ignored), by reason.
+    pub expired: BTreeSet<String>,
+    pub folded: u64,
+    pub pending: u64,
+}
+
+/// Dedup windows and threshold counters, in event-time order.
+#[derive(Debug, Default)]
+pub struct Noise {
+    /// (rule id, key) → event time of the finding that opened the window.
+    dedup: HashMap<(String, String), Timestamp>,
+    /// (rule id, group) → event times seen, sorted.
+    counts: HashMap<(String, String), Vec<Timestamp>>,
+    pub stats: NoiseStats,
+}
+
+/// The stateful parts of a rule, as [`Noise`] needs them.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub dedup: Option<Duration>,
+    pub threshold: Option<(u32, Duration)>,
+}
+
+impl Noise {
+    /// Decides one finding; may set its `count` and `first_time`.
+    pub fn judge(&mut self, policy: Policy, f: &mut Finding) -> Verdict {
+        if let (Some((count, window)), Some(t)) = (policy.threshold, f.time) {
+            let group = f.group_key.clone().unwrap_or_default();
+            let times = self.counts.entry((f.rule_id.clone(), group)).or_default();
+            let at = times.partition_point(|x| *x <= t);
+            times.insert(at, t);
+            let window =
+                jiff::SignedDuration::try_from(window).unwrap_or(jiff::SignedDuration::MAX);
+            // Forget what can no longer share a window with anything newer.
+            let newest = *times.last().unwrap_or(&t);
+            times.retain(|x| newest.duration_since(*x) <= window * 4);
+            // Any window of this length that holds `t` and at least `count` times fires.
+            let hit = times.iter().enumerate().find_map(|(i, start)| {
+                let end = start.checked_add(window).unwrap_or(Timestamp::MAX);
+                let inside = times[i..].iter().take_while(|x| **x <= end).count();
+                (*start <= t && t <= end && inside >= count as usize)
+                    .then(|| times[i..i + inside].to_vec())
+            });
+            let Some(in_window) = hit else {
+                self.stats.pending += 1;
+                return Verdict::Pending;
+            };
+            f.count = Some(in_window.len() as u64);
+            f.first_time = in_window.first().map(|t| crate::record::time::format(*t));
+            times.clear();
+        } else if policy.threshold.is_some() {
+            // Without a readable eventTime a record cannot be placed in a window.
+            self.stats.pending += 1;
+            return Verdict::Pending;
+        }
+        if let (Some(window), Some(t), Some(key)) = (policy.dedup, f.time, f.dedup_key.clone()) {
+            let window =
+                jiff::SignedDuration::try_from(window).unwrap_or(jiff::SignedDuration::MAX);
+            let slot = (f.rule_id.clone(), key);
+            match self.dedup.get(&slot) {
+                Some(open) if t >= *open && t.duration_since(*open) < window => {
+                    self.stats.folded += 1;
+                    return Verdict::Folded;
+                }
+                _ => {
+                    self.dedup.insert(slot, t);
+                }
+            }
+        }
+        Verdict::Emit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Parsed;
+
+    fn rec(json: &str) -> Record {
+        match Record::parse_text(json.as_bytes()).unwrap() {
+            Parsed::Record(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn sup(yaml: &str) -> Result<Suppression, String> {
+        let v: Value = serde_saphyr::from_str(yaml).unwrap();
+        Suppression::from_value(&v)
+    }
+
+    #[test]
+    fn suppression_keys_combine() {
+        let r = rec(
+            r#"{"eventSource":"iam.amazonaws.com","eventName":"CreateUser","sourceIPAddress":"10.1.2.3",
+            "userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/terraform-ci/run-1"},
+            "recipientAccountId":"111122223333","awsRegion":"us-east-1","userAgent":"APN/1.0 HashiCorp/1.0 Terraform/1.9"}"#,
+        );
+        let s = sup("reason: ci\nrules: [guide.iam.*]\nrole: [terraform-ci]\nsource_ip: [10.0.0.0/8]\nuser_agent: ['*terraform*']").unwrap();
+        assert!(s.matches("guide.iam.CreateUser", &r));
+        assert!(!s.matches("guide.s3.PutBucketPolicy", &r));
+        let s = sup("reason: x\naccount: ['444455556666']").unwrap();
+        assert!(!s.matches("guide.iam.CreateUser", &r));
+        let s = sup("reason: x\nwhere: {field: eventName, prefix: Create}").unwrap();
+        assert!(s.matches("any", &r));
+        assert!(sup("rules: [x]").unwrap_err().contains("reason"));
+        assert!(sup("reason: x\nexpires: soon").is_err());
+        let s = sup("reason: x\nexpires: 2026-01-31").unwrap();
+        assert!(
+            s.expired("2026-02-01".parse().unwrap()) && !s.expired("2026-01-31".parse().unwrap())
+        );
+    }
+
+    fn finding(rule: &str, time: &str, key: &str) -> Finding {
+        let mut f = Finding::blank(rule);
+        f.time = Some(time.parse().unwrap());
+        f.dedup_key = Some(key.into());
+        f.group_key = Some(key.into());
+        f
+    }
+
+    #[test]
+    fn dedup_folds_within_the_window() {
+        let mut n = Noise::default();
+        let p = Policy {
+            dedup: Some(Duration::from_secs(3600)),
+            threshold: None,
+        };
+        assert_eq!(
+            n.judge(p, &mut finding("r", "2026-01-01T00:00:00Z", "a")),
+            Verdict::Emit
+        );
+        assert_eq!(
+            n.judge(p, &mut finding("r", "2026-01-01T00:30:00Z", "a")),
+            Verdict::Folded
+        );
+        assert_eq!(
+            n.judge(p, &mut finding("r", "2026-01-01T00:30:00Z", "b")),
+            Verdict::Emit
+        );
+        assert_eq!(
+            n.judge(p, &mut finding("r", "2026-01-01T01:00:00Z", "a")),
+            Verdict::Emit
+        );
+        assert_eq!(n.stats.folded, 1);
+    }
+
+    #[test]
+    fn threshold_counts_per_group_in_event_time() {
+        let mut n = Noise::default();
+        let p = Policy {
+            dedup: None,
+            threshold: Some((3, Duration::from_secs(600))),
+        };
+        let mut v = Vec::new();
+        for (t, g) in [
+            ("00:09", "a"),
+            ("00:00", "a"),
+            ("00:01", "b"),
+            ("00:30", "a"),
+        ] {
+            v.push(n.judge(p, &mut finding("r", &format!("2026-01-01T{t}:00Z"), g)));
+        }
+        assert_eq!(v, [Verdict::Pending; 4]);
+        // 00:00, 00:05 and 00:09 fall within ten minutes, although they arrived out of order.
+        let mut last = finding("r", "2026-01-01T00:05:00Z", "a");
+        assert_eq!(n.judge(p, &mut last), Verdict::Emit);
+        assert_eq!(last.first_time.as_deref(), Some("2026-01-01T00:00:00Z"));
+        assert_eq!(last.count, Some(3));
+        // The counter starts again after firing.
+        assert_eq!(
+            n.judge(p, &mut finding("r", "2026-01-01T00:06:00Z", "a")),
+            Verdict::Pending
+        );
+    }
+}

@@ -1,0 +1,176 @@
+//! The rule model every front end compiles into: catalog entries, YAML rules and Sigma rules.
+//!
+//! A [`Rule`] says which records it applies to (`eventSource` values, `eventName` values or
+//! globs, both optional), an optional [`Cond`] on any field, and what to report. Front ends:
+//! [`from_entry`] (the built-in catalog), [`yaml`] (our format, also the built-in packs) and
+//! [`sigma`]. Pure and synchronous.
+
+pub mod cond;
+pub mod packs;
+pub mod path;
+pub mod sigma;
+pub mod yaml;
+
+pub use cond::{Cond, Needles};
+pub use path::FieldPath;
+
+use crate::catalog::{Entry, Severity};
+use globset::GlobMatcher;
+use std::fmt;
+use std::time::Duration;
+
+/// Where a rule was defined, for error messages and `rules show`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub file: String,
+    pub line: u64,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 { write!(f, "{}:{}", self.file, self.line) } else { f.write_str(&self.file) }
+    }
+}
+
+/// A rule that could not be loaded. The other rules of the same file still load.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RuleError {
+    #[error("{origin}: {message}")]
+    File { origin: Origin, message: String },
+    #[error("{origin}: rule '{id}': {message}")]
+    Rule { origin: Origin, id: String, message: String },
+    /// A Sigma rule using something trailwatch does not support; skipped, not fatal.
+    #[error("{origin}: sigma rule '{id}' skipped: {message}")]
+    Unsupported { origin: Origin, id: String, message: String },
+}
+
+impl RuleError {
+    pub fn is_unsupported(&self) -> bool {
+        matches!(self, RuleError::Unsupported { .. })
+    }
+}
+
+/// An `eventName` constraint.
+#[derive(Debug, Clone)]
+pub enum NameMatch {
+    Exact(String),
+    Glob(String, GlobMatcher),
+}
+
+impl NameMatch {
+    pub fn matches(&self, name: &str) -> bool {
+        match self {
+            NameMatch::Exact(n) => n == name,
+            NameMatch::Glob(_, g) => g.is_match(name),
+        }
+    }
+
+    pub fn text(&self) -> &str {
+        match self {
+            NameMatch::Exact(n) | NameMatch::Glob(n, _) => n,
+        }
+    }
+}
+
+/// Fold repeats of a finding into the first one for a while.
+#[derive(Debug, Clone)]
+pub struct Dedup {
+    /// Fields whose values make two findings "the same"; empty means actor + event name.
+    pub key: Vec<FieldPath>,
+    pub window: Duration,
+}
+
+/// Raise a finding only when enough matching records fall within a window.
+#[derive(Debug, Clone)]
+pub struct Threshold {
+    pub count: u32,
+    pub window: Duration,
+    pub group_by: Vec<FieldPath>,
+}
+
+/// An example record a rule must (or must not) match, written beside the rule.
+#[derive(Debug, Clone)]
+pub struct RuleTest {
+    pub name: String,
+    pub record: serde_json::Value,
+    pub expect_match: bool,
+}
+
+/// One compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: String,
+    pub pack: String,
+    pub title: String,
+    pub severity: Severity,
+    /// What happened, in plain words (the finding's `summary`).
+    pub description: String,
+    /// Why it matters and what to check next (the finding's `why`).
+    pub why: Option<String>,
+    pub references: Vec<String>,
+    /// Service slug for findings; derived from the event source when not given.
+    pub service: Option<String>,
+    /// `eventSource` values; empty means any.
+    pub sources: Vec<String>,
+    /// `eventName` constraints; empty means any.
+    pub names: Vec<NameMatch>,
+    pub cond: Option<Cond>,
+    pub suppress: Vec<crate::noise::Suppression>,
+    pub dedup: Option<Dedup>,
+    pub threshold: Option<Threshold>,
+    pub tests: Vec<RuleTest>,
+    pub origin: Origin,
+}
+
+impl Rule {
+    /// Whether the rule applies to this `(eventSource, eventName)` and its condition holds.
+    pub fn matches(&self, source: Option<&str>, name: Option<&str>, record: &sonic_rs::Value) -> bool {
+        let source_ok = self.sources.is_empty() || source.is_some_and(|s| self.sources.iter().any(|x| x == s));
+        let name_ok = self.names.is_empty() || name.is_some_and(|n| self.names.iter().any(|m| m.matches(n)));
+        source_ok && name_ok && self.cond.as_ref().is_none_or(|c| c.eval(record))
+    }
+
+    /// [`Rule::matches`] for a record whose name is already known to satisfy `names`.
+    pub fn matches_after_name(&self, source: Option<&str>, record: &sonic_rs::Value) -> bool {
+        let source_ok =
+            self.sources.is_empty() || source.is_some_and(|s| self.sources.iter().any(|x| x == s));
+        source_ok && self.cond.as_ref().is_none_or(|c| c.eval(record))
+    }
+
+    /// Literals of which one must appear in the raw text of a matching record, for rules that
+    /// constrain no event name (see [`Cond::needles`]).
+    pub fn needles(&self) -> Option<Needles> {
+        let from_sources = (!self.sources.is_empty())
+            .then(|| self.sources.iter().map(|s| cond::needle(s)).collect::<Option<Vec<_>>>())
+            .flatten()
+            .map(|exact| Needles { exact, nocase: Vec::new() });
+        let from_cond = self.cond.as_ref().and_then(Cond::needles);
+        match (from_sources, from_cond) {
+            // The condition's literals are usually rarer than a service name.
+            (_, Some(n)) => Some(n),
+            (s, None) => s,
+        }
+    }
+}
+
+/// The rule for a catalog entry: `(eventSource, eventName)` only.
+pub fn from_entry(entry: &Entry) -> Rule {
+    Rule {
+        id: entry.rule_id(),
+        pack: "guide".into(),
+        title: entry.title.clone(),
+        severity: entry.severity,
+        description: entry.summary.clone(),
+        why: Some(entry.why.clone()),
+        references: Vec::new(),
+        service: Some(entry.service.clone()),
+        sources: entry.event_sources.clone(),
+        names: vec![NameMatch::Exact(entry.event_name.clone())],
+        cond: None,
+        suppress: Vec::new(),
+        dedup: None,
+        threshold: None,
+        tests: Vec::new(),
+        origin: Origin { file: format!("catalog/{}.yaml", entry.service), line: 0 },
+    }
+}

@@ -1,0 +1,4 @@
+//! Sources: where CloudTrail data comes from. Each source hands bytes, with a name to show users,
+//! to [`crate::scan::scan_bytes`].
+
+pub mod file;

@@ -1,0 +1,17 @@
+//! Integration tests: one binary, one module per area.
+
+/// Helpers shared by the modules: paths, the binary, fixtures.
+mod support;
+
+/// Output formats, filters, exit codes and the catalog commands.
+mod cli;
+/// The whole real-data corpus in `../shared/corpus`.
+mod corpus;
+/// Property tests: no input bytes make the decoder panic, and splitting agrees with a parser.
+mod fuzz;
+/// The catalog against the guide in `../shared/spec`.
+mod guide;
+/// Rules: YAML front end, packs, noise control, coverage on real attack data.
+mod rules;
+/// Container shapes and bad inputs, through the CLI.
+mod shapes;
