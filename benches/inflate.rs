@@ -44,7 +44,11 @@ fn main() {
     let catalog = Catalog::builtin().expect("catalog");
     let engine = Engine::new(catalog.entries().iter().map(trailwatch::rules::from_entry));
     let many = Engine::new(
-        catalog.entries().iter().map(trailwatch::rules::from_entry).chain(extra_rules(500)),
+        catalog
+            .entries()
+            .iter()
+            .map(trailwatch::rules::from_entry)
+            .chain(extra_rules(500)),
     );
     let filter = Filter::default();
 
@@ -225,7 +229,10 @@ fn extra_rules(n: usize) -> Vec<trailwatch::rules::Rule> {
         let e = &entries[i % entries.len()];
         let (matcher, cond) = match i % 10 {
             0 => (
-                format!("{{ names: [\"{}*\"] }}", &e.event_name[..e.event_name.len().min(6)]),
+                format!(
+                    "{{ names: [\"{}*\"] }}",
+                    &e.event_name[..e.event_name.len().min(6)]
+                ),
                 "{ field: userIdentity.type, equals: Root }".to_string(),
             ),
             1 if i % 100 == 1 => (
@@ -237,7 +244,10 @@ fn extra_rules(n: usize) -> Vec<trailwatch::rules::Rule> {
                     "{{ sources: [{}], names: [{}] }}",
                     e.event_sources[0], e.event_name
                 ),
-                format!("{{ field: sourceIPAddress, cidr: [\"10.{}.0.0/16\"] }}", i % 256),
+                format!(
+                    "{{ field: sourceIPAddress, cidr: [\"10.{}.0.0/16\"] }}",
+                    i % 256
+                ),
             ),
         };
         yaml += &format!(

@@ -55,7 +55,8 @@ impl Engine {
     pub fn new(rules: impl IntoIterator<Item = Rule>) -> Engine {
         let rules: Vec<Rule> = rules.into_iter().collect();
         let mut by_name: HashMap<Box<str>, Vec<usize>> = HashMap::new();
-        let (mut globs, mut glob_rule, mut bucket) = (GlobSetBuilder::new(), Vec::new(), Vec::new());
+        let (mut globs, mut glob_rule, mut bucket) =
+            (GlobSetBuilder::new(), Vec::new(), Vec::new());
         for (i, r) in rules.iter().enumerate() {
             if r.names.is_empty() {
                 bucket.push(i);
@@ -161,11 +162,17 @@ impl Engine {
     ) -> impl Iterator<Item = (usize, &'a Rule)> + 'a {
         let source = record.event_source();
         let name = record.event_name();
-        let exact = name.and_then(|n| self.by_name.get(n)).map(Vec::as_slice).unwrap_or_default();
+        let exact = name
+            .and_then(|n| self.by_name.get(n))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let mut globbed: Vec<usize> = match name {
-            Some(n) if !self.glob_rule.is_empty() => {
-                self.globs.matches(n).into_iter().map(|g| self.glob_rule[g]).collect()
-            }
+            Some(n) if !self.glob_rule.is_empty() => self
+                .globs
+                .matches(n)
+                .into_iter()
+                .map(|g| self.glob_rule[g])
+                .collect(),
             _ => Vec::new(),
         };
         globbed.sort_unstable();

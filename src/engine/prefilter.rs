@@ -13,9 +13,9 @@
 use crate::rules::{NameMatch, Rule};
 use aho_corasick::AhoCorasick;
 use globset::{Glob, GlobSet, GlobSetBuilder};
+use memchr::memmem::Finder;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use memchr::memmem::Finder;
 use std::collections::HashSet;
 
 /// The set of event names (and literals) worth parsing a record for.
@@ -135,7 +135,9 @@ impl Prefilter {
     /// Whether a name matches a rule's glob. Names repeat endlessly in CloudTrail (a few hundred
     /// distinct ones), so answers are remembered per thread.
     fn glob_match(&self, name: &[u8]) -> bool {
-        let Some(globs) = &self.globs else { return false };
+        let Some(globs) = &self.globs else {
+            return false;
+        };
         let id = self.id;
         GLOB_CACHE.with_borrow_mut(|(owner, cache)| {
             if *owner != id || cache.len() > 4096 {
@@ -152,9 +154,11 @@ impl Prefilter {
     }
 }
 
+/// Glob answers by event name, tagged with the id of the prefilter that filled them.
+type GlobCache = (u64, HashMap<Box<[u8]>, bool>);
+
 thread_local! {
-    /// Glob answers by event name, for the prefilter that filled it.
-    static GLOB_CACHE: RefCell<(u64, HashMap<Box<[u8]>, bool>)> = RefCell::new((0, HashMap::new()));
+    static GLOB_CACHE: RefCell<GlobCache> = RefCell::new((0, HashMap::new()));
 }
 
 /// Prefilter ids start at 1, so the empty cache belongs to none.

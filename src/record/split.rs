@@ -342,8 +342,12 @@ impl<'a> Walker<'a> {
                 &tail
             }
         };
-        let Classified { brackets, opens, n_open, n_close } =
-            classify(block, &mut self.state, self.fast);
+        let Classified {
+            brackets,
+            opens,
+            n_open,
+            n_close,
+        } = classify(block, &mut self.state, self.fast);
         self.pending = brackets;
         self.opens = opens;
         // Inside a record, most blocks cannot reach the depth where elements start or end: if
@@ -395,7 +399,12 @@ impl Classified {
     #[inline(always)]
     fn new((brackets, opens): (u64, u64)) -> Classified {
         let n_open = opens.count_ones();
-        Classified { brackets, opens, n_open, n_close: brackets.count_ones() - n_open }
+        Classified {
+            brackets,
+            opens,
+            n_open,
+            n_close: brackets.count_ones() - n_open,
+        }
     }
 }
 

@@ -28,7 +28,11 @@ pub struct Origin {
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line > 0 { write!(f, "{}:{}", self.file, self.line) } else { f.write_str(&self.file) }
+        if self.line > 0 {
+            write!(f, "{}:{}", self.file, self.line)
+        } else {
+            f.write_str(&self.file)
+        }
     }
 }
 
@@ -38,10 +42,18 @@ pub enum RuleError {
     #[error("{origin}: {message}")]
     File { origin: Origin, message: String },
     #[error("{origin}: rule '{id}': {message}")]
-    Rule { origin: Origin, id: String, message: String },
+    Rule {
+        origin: Origin,
+        id: String,
+        message: String,
+    },
     /// A Sigma rule using something trailwatch does not support; skipped, not fatal.
     #[error("{origin}: sigma rule '{id}' skipped: {message}")]
-    Unsupported { origin: Origin, id: String, message: String },
+    Unsupported {
+        origin: Origin,
+        id: String,
+        message: String,
+    },
 }
 
 impl RuleError {
@@ -124,9 +136,16 @@ pub struct Rule {
 
 impl Rule {
     /// Whether the rule applies to this `(eventSource, eventName)` and its condition holds.
-    pub fn matches(&self, source: Option<&str>, name: Option<&str>, record: &sonic_rs::Value) -> bool {
-        let source_ok = self.sources.is_empty() || source.is_some_and(|s| self.sources.iter().any(|x| x == s));
-        let name_ok = self.names.is_empty() || name.is_some_and(|n| self.names.iter().any(|m| m.matches(n)));
+    pub fn matches(
+        &self,
+        source: Option<&str>,
+        name: Option<&str>,
+        record: &sonic_rs::Value,
+    ) -> bool {
+        let source_ok =
+            self.sources.is_empty() || source.is_some_and(|s| self.sources.iter().any(|x| x == s));
+        let name_ok =
+            self.names.is_empty() || name.is_some_and(|n| self.names.iter().any(|m| m.matches(n)));
         source_ok && name_ok && self.cond.as_ref().is_none_or(|c| c.eval(record))
     }
 
@@ -141,9 +160,17 @@ impl Rule {
     /// constrain no event name (see [`Cond::needles`]).
     pub fn needles(&self) -> Option<Needles> {
         let from_sources = (!self.sources.is_empty())
-            .then(|| self.sources.iter().map(|s| cond::needle(s)).collect::<Option<Vec<_>>>())
+            .then(|| {
+                self.sources
+                    .iter()
+                    .map(|s| cond::needle(s))
+                    .collect::<Option<Vec<_>>>()
+            })
             .flatten()
-            .map(|exact| Needles { exact, nocase: Vec::new() });
+            .map(|exact| Needles {
+                exact,
+                nocase: Vec::new(),
+            });
         let from_cond = self.cond.as_ref().and_then(Cond::needles);
         match (from_sources, from_cond) {
             // The condition's literals are usually rarer than a service name.
@@ -171,6 +198,9 @@ pub fn from_entry(entry: &Entry) -> Rule {
         dedup: None,
         threshold: None,
         tests: Vec::new(),
-        origin: Origin { file: format!("catalog/{}.yaml", entry.service), line: 0 },
+        origin: Origin {
+            file: format!("catalog/{}.yaml", entry.service),
+            line: 0,
+        },
     }
 }

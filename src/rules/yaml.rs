@@ -223,7 +223,7 @@ pub fn condition(v: &Value, at: &str) -> Result<Cond, String> {
         .collect();
     let [(op, arg)] = tests.as_slice() else {
         return Err(format!(
-            "{at}: field '{path}' needs exactly one test (equals, in, glob, prefix, suffix, contains, regex, cidr, exists, gt, gte, lt, lte)"
+            "{at}: field '{path}' needs exactly one test (equals, in, glob, prefix, suffix, contains, regex, cidr, exists, equals_field, gt, gte, lt, lte)"
         ));
     };
     let test = field_test(op, arg, nocase).map_err(|e| format!("{at}: field '{path}': {e}"))?;
@@ -286,6 +286,10 @@ fn field_test(op: &str, arg: &Value, nocase: bool) -> Result<Test, String> {
                 .collect::<Result<_, _>>()?,
         ),
         "exists" => Test::Exists(arg.as_bool().ok_or("`exists` takes true or false")?),
+        "equals_field" => {
+            let other = arg.as_str().ok_or("`equals_field` takes a field path")?;
+            Test::FieldRef(FieldPath::parse(other).map_err(|e| format!("'{other}': {e}"))?)
+        }
         "gt" | "gte" | "lt" | "lte" => {
             let n = arg
                 .as_f64()

@@ -1,4 +1,4 @@
-use crate::support::{record, scan_jsonl, trailwatch, write};
+use crate::support::{record, scan_guide, trailwatch, write};
 use serde_json::{Value, json};
 
 /// A file with a few findings across services, accounts, regions and times.
@@ -22,7 +22,7 @@ fn fixture(dir: &std::path::Path) -> String {
 }
 
 fn events(args: &[&str]) -> Vec<String> {
-    let (code, findings, stderr) = scan_jsonl(args);
+    let (code, findings, stderr) = scan_guide(args);
     assert_eq!(code, 0, "{stderr}");
     findings
         .iter()
@@ -34,7 +34,7 @@ fn events(args: &[&str]) -> Vec<String> {
 fn finding_keys_and_values() {
     let dir = tempfile::tempdir().unwrap();
     let f = fixture(dir.path());
-    let (_, findings, _) = scan_jsonl(&[&f]);
+    let (_, findings, _) = scan_guide(&[&f]);
     let keys: Vec<&String> = findings[0].as_object().unwrap().keys().collect();
     for k in trailwatch::finding::KEYS {
         assert!(keys.iter().any(|x| x == k), "missing {k}");
@@ -109,7 +109,7 @@ fn formats() {
     let f = fixture(dir.path());
     let run = |fmt: &str| {
         let out = trailwatch()
-            .args(["scan", &f, "-q", "--format", fmt])
+            .args(["scan", &f, "--packs", "guide", "-q", "--format", fmt])
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0));
@@ -129,17 +129,24 @@ fn formats() {
     );
     assert!(!table.contains('\u{1b}'), "no colour when not a terminal");
     let colored = trailwatch()
-        .args(["scan", &f, "-q", "--format", "table", "--color", "always"])
+        .args([
+            "scan", &f, "--packs", "guide", "-q", "--format", "table", "--color", "always",
+        ])
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&colored.stdout).contains('\u{1b}'));
     // Piped output defaults to JSON Lines; empty results give an empty array in JSON.
-    let out = trailwatch().args(["scan", &f, "-q"]).output().unwrap();
+    let out = trailwatch()
+        .args(["scan", &f, "--packs", "guide", "-q"])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 3);
     let none = trailwatch()
         .args([
             "scan",
             &f,
+            "--packs",
+            "guide",
             "-q",
             "--format",
             "json",
@@ -152,7 +159,15 @@ fn formats() {
     // --output writes a file.
     let target = dir.path().join("out.jsonl");
     trailwatch()
-        .args(["scan", &f, "-q", "-o", target.to_str().unwrap()])
+        .args([
+            "scan",
+            &f,
+            "--packs",
+            "guide",
+            "-q",
+            "-o",
+            target.to_str().unwrap(),
+        ])
         .assert()
         .success();
     assert_eq!(std::fs::read_to_string(target).unwrap().lines().count(), 3);

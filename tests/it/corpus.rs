@@ -1,4 +1,4 @@
-use crate::support::{scan_jsonl, shared};
+use crate::support::{scan_guide, shared};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
@@ -137,7 +137,7 @@ fn whole_corpus_findings_are_exactly_the_catalog_pairs() {
     }
 
     let args: Vec<&str> = dirs.iter().map(|d| d.to_str().unwrap()).collect();
-    let (code, findings, stderr) = scan_jsonl(&args);
+    let (code, findings, stderr) = scan_guide(&args);
     let mut actual: BTreeMap<(String, String), usize> = BTreeMap::new();
     for f in &findings {
         assert_eq!(f["pack"], "guide");

@@ -1,4 +1,4 @@
-use crate::support::{gzip, record, scan_jsonl, write};
+use crate::support::{gzip, record, scan_guide, write};
 use serde_json::{Value, json};
 
 fn names(findings: &[Value]) -> Vec<String> {
@@ -81,7 +81,7 @@ fn every_container_shape_is_read() {
         &delivery(&[record("s3.amazonaws.com", "PutBucketAcl")]),
     );
 
-    let (code, findings, stderr) = scan_jsonl(&[d.to_str().unwrap()]);
+    let (code, findings, stderr) = scan_guide(&[d.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
     let mut got = names(&findings);
     got.sort();
@@ -131,7 +131,14 @@ fn digests_are_skipped_and_insights_read() {
         &gzip(&delivery(&[insight])),
     );
     let out = crate::support::trailwatch()
-        .args(["scan", d.to_str().unwrap(), "--format", "jsonl"])
+        .args([
+            "scan",
+            d.to_str().unwrap(),
+            "--packs",
+            "guide",
+            "--format",
+            "jsonl",
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -179,7 +186,7 @@ fn bad_inputs_are_named_and_the_rest_is_read() {
         .as_bytes(),
     );
     let missing = d.join("no-such-file.json");
-    let (code, findings, stderr) = scan_jsonl(&[
+    let (code, findings, stderr) = scan_guide(&[
         d.to_str().unwrap(),
         missing.to_str().unwrap(),
         "--max-size",
@@ -231,7 +238,7 @@ fn large_records_and_unicode() {
     write(d, "big.json", text.as_bytes());
     // Escaped non-ASCII and an escaped event name still match.
     write(d, "escaped.json", br#"{"Records":[{"eventSource":"iam.amazonaws.com","eventName":"Delete\u0055ser","userIdentity":{"arn":"arn:aws:iam::1:user/\u00e9l\u00e8ve"}}]}"#);
-    let (code, findings, stderr) = scan_jsonl(&[d.to_str().unwrap()]);
+    let (code, findings, stderr) = scan_guide(&[d.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(findings.len(), 3);
     let actor = |n: &str| findings.iter().find(|f| f["event_name"] == n).unwrap()["actor"].clone();

@@ -28,10 +28,22 @@ pub fn trailwatch() -> Command {
 /// Runs `trailwatch scan ARGS --format jsonl` (summary on stderr) and returns (exit code,
 /// findings, stderr).
 pub fn scan_with_summary(args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
-    let out = trailwatch().arg("scan").args(args).args(["--format", "jsonl"]).output().unwrap();
+    let out = trailwatch()
+        .arg("scan")
+        .args(args)
+        .args(["--format", "jsonl"])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8(out.stdout).expect("utf-8 output");
-    let findings = stdout.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
-    (out.status.code().unwrap_or(-1), findings, String::from_utf8_lossy(&out.stderr).into_owned())
+    let findings = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    (
+        out.status.code().unwrap_or(-1),
+        findings,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Runs `trailwatch scan ARGS --format jsonl -q` and returns (exit code, findings, stderr).
@@ -52,6 +64,13 @@ pub fn scan_jsonl(args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
         findings,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// [`scan_jsonl`] with only the catalog (`--packs guide`): one finding per guide event.
+pub fn scan_guide(args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
+    let mut all = vec!["--packs", "guide"];
+    all.extend_from_slice(args);
+    scan_jsonl(&all)
 }
 
 pub fn gzip(data: &[u8]) -> Vec<u8> {
