@@ -108,8 +108,9 @@ def main():
     xargs = f"tr '\\n' '\\0' < {work}/files | xargs -0 -P {cores} -n 100"
 
     tools = [
-        ("trailwatch scan --format jsonl", f"{tw} scan {corpus} --format jsonl -q 2>/dev/null | wc -l"),
-        ("trailwatch scan --format jsonl --threads 1", f"{tw} scan {corpus} --format jsonl -q --threads 1 2>/dev/null | wc -l"),
+        ("trailwatch scan --packs guide", f"{tw} scan {corpus} --packs guide --format jsonl -q 2>/dev/null | wc -l"),
+        ("trailwatch scan --packs guide --threads 1", f"{tw} scan {corpus} --packs guide --format jsonl -q --threads 1 2>/dev/null | wc -l"),
+        ("trailwatch scan (all packs: guide, cis, baseline)", f"{tw} scan {corpus} --format jsonl -q 2>/dev/null | wc -l"),
     ]
     if shutil.which("libdeflate-gunzip"):
         tools.append(("libdeflate-gunzip -c > /dev/null", f"{xargs} libdeflate-gunzip -c > /dev/null"))

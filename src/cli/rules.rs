@@ -5,7 +5,7 @@ use super::ruleset::RuleArgs;
 use crate::catalog::{Catalog, Severity};
 use crate::engine::Engine;
 use crate::record::{Parsed, Record};
-use crate::rules::Rule;
+use crate::rules::{Rule, packs};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::io::{BufWriter, Write};
@@ -57,7 +57,7 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
     let catalog = Catalog::builtin().context("loading the built-in catalog")?;
     match cmd {
         RulesCommand::List { rules, pack, json } => {
-            let loaded = rules.load(&catalog)?;
+            let loaded = rules.load(&catalog, packs::NAMES)?;
             report_errors(&loaded.errors);
             let rows: Vec<RuleRow> = loaded
                 .rules
@@ -82,7 +82,7 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
             Ok(exit_for(&loaded.errors))
         }
         RulesCommand::Show { id, rules } => {
-            let loaded = rules.load(&catalog)?;
+            let loaded = rules.load(&catalog, packs::NAMES)?;
             let rule = loaded.rules.iter().find(|r| r.id == id);
             let rule = rule.ok_or_else(|| {
                 UsageError(format!("no rule '{id}' (see `trailwatch rules list`)"))
@@ -100,7 +100,7 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
                 rule_paths: paths,
                 sigma,
             };
-            let loaded = args.load(&catalog)?;
+            let loaded = args.load(&catalog, packs::NAMES)?;
             report_errors(&loaded.errors);
             let user = loaded.rules.iter().filter(|r| r.pack != "guide").count();
             let hard = loaded.errors.iter().filter(|e| !e.is_unsupported()).count();
@@ -128,7 +128,7 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
                     sigma: Vec::new(),
                 }
             };
-            let loaded = args.load(&catalog)?;
+            let loaded = args.load(&catalog, packs::NAMES)?;
             report_errors(&loaded.errors);
             let (passed, failures) = run_tests(&loaded.rules);
             for f in &failures {

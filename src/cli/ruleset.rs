@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 /// Where rules come from, shared by `scan` and `rules`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RuleArgs {
-    /// Built-in packs to run (guide, cis, baseline; default all).
+    /// Built-in packs to run: guide, cis, baseline, `all` or `none` (default: guide,baseline for
+    /// scans; all for the `rules` commands).
     #[arg(long, value_delimiter = ',', value_name = "PACK")]
     pub packs: Vec<String>,
     /// Your YAML rules: a file or a folder (read recursively, *.yaml / *.yml). Repeatable.
@@ -28,19 +29,24 @@ pub struct Loaded {
 }
 
 impl RuleArgs {
-    /// Loads every rule; duplicate ids are errors (the later one is dropped).
-    pub fn load(&self, catalog: &Catalog) -> Result<Loaded> {
-        let packs: Vec<&str> = if self.packs.is_empty() {
-            packs::NAMES.to_vec()
-        } else {
-            self.packs.iter().map(String::as_str).collect()
-        };
-        if let Some(p) = packs.iter().find(|p| !packs::NAMES.contains(p)) {
-            return Err(UsageError(format!(
-                "unknown pack '{p}' (built-in: {})",
-                packs::NAMES.join(", ")
-            ))
-            .into());
+    /// Loads every rule, with `default` packs when none are named; duplicate ids are errors (the
+    /// later one is dropped).
+    pub fn load(&self, catalog: &Catalog, default: &[&'static str]) -> Result<Loaded> {
+        let mut packs: Vec<&str> = Vec::new();
+        let named: Vec<&str> = self.packs.iter().map(String::as_str).collect();
+        for p in if named.is_empty() { default } else { &named } {
+            match *p {
+                "all" => packs.extend_from_slice(packs::NAMES),
+                "none" => {}
+                p if packs::NAMES.contains(&p) => packs.push(p),
+                p => {
+                    return Err(UsageError(format!(
+                        "unknown pack '{p}' (built-in: {}, or all, none)",
+                        packs::NAMES.join(", ")
+                    ))
+                    .into());
+                }
+            }
         }
         let (mut rules, mut errors) = packs::load(catalog, &packs);
         for path in &self.rule_paths {

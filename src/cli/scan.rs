@@ -6,7 +6,7 @@ use crate::catalog::{Catalog, SERVICES, Severity};
 use crate::engine::{Engine, Filter};
 use crate::noise::Noise;
 use crate::record::time;
-use crate::rules::Rule;
+use crate::rules::{Rule, packs};
 use crate::scan::{self, Options, Report};
 use crate::sink::{self, Format};
 use crate::source::file;
@@ -79,7 +79,7 @@ pub struct ScanArgs {
 pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let catalog = Catalog::builtin().context("loading the built-in catalog")?;
-    let loaded = args.rules.load(&catalog)?;
+    let loaded = args.rules.load(&catalog, packs::DEFAULT)?;
     for e in &loaded.errors {
         let kind = if e.is_unsupported() {
             "warning"

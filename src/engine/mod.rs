@@ -78,7 +78,7 @@ impl Engine {
         }
         // Each glob compiled on its own already, so the set builds; if not, no glob matches.
         let globs = globs.build().unwrap_or_else(|_| GlobSet::empty());
-        let prefilter = Prefilter::for_rules(&rules, by_name.keys().map(|k| &**k));
+        let prefilter = Prefilter::for_rules(&rules);
         Engine {
             rules,
             by_name,

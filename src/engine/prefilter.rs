@@ -4,14 +4,15 @@
 //! names (nor matches a rule's name glob) can be counted and skipped. The test looks for the key
 //! `"eventName"` in the raw JSON text (at any depth, since it cannot tell depth apart), reads the
 //! string after it, and says "skip" only when every such string is known not to be a candidate.
-//! Rules that constrain no name contribute literals their conditions require (see
-//! [`crate::rules::Cond::needles`]), searched with Aho-Corasick; one such rule without literals
-//! makes every record a candidate. Anything unusual (no `eventName` key in plain text, an escape
+//! Rules whose condition requires one of some literals (see [`crate::rules::Cond::needles`]) make
+//! their names candidates only when one of those literals occurs in the text; rules that constrain
+//! no name contribute their literals the same way, searched with Aho-Corasick, and one such rule
+//! without literals makes every record a candidate. Anything unusual (no `eventName` key in plain text, an escape
 //! sequence, a value that is not a string) means "parse it", so the prefilter can cost time but
 //! never a finding.
 
 use crate::rules::{NameMatch, Rule};
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, MatchKind};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use memchr::memmem::Finder;
 use std::cell::RefCell;
@@ -22,16 +23,71 @@ use std::collections::HashSet;
 #[derive(Debug, Clone)]
 pub struct Prefilter {
     key: Finder<'static>,
+    /// Names for which some rule has no literal requirement: always parsed.
     names: HashSet<Box<[u8]>>,
-    /// Every rule's name globs, as one automaton (`None` when there are none).
+    /// Names whose every rule needs one of `name_literals` in the text: parsed only then.
+    needled: HashSet<Box<[u8]>>,
+    /// Name globs of rules without, and with, literal requirements.
     globs: Option<GlobSet>,
+    needled_globs: Option<GlobSet>,
     /// Identifies this prefilter's globs in the per-thread answer cache.
     id: u64,
-    /// Literals of name-less rules, searched as written and without ASCII case.
-    exact: Option<AhoCorasick>,
-    nocase: Option<AhoCorasick>,
+    /// Literals required by the conditions of the rules behind `needled` names and globs.
+    name_literals: Literals,
+    /// Literals of name-less rules.
+    bucket_literals: Literals,
     /// When set, every record is parsed (some rule cannot be prefiltered).
     all: bool,
+}
+
+/// Literals searched as written and without ASCII case, one automaton each.
+#[derive(Debug, Clone, Default)]
+struct Literals {
+    exact: Option<AhoCorasick>,
+    nocase: Option<AhoCorasick>,
+}
+
+impl Literals {
+    /// `None` when an automaton cannot be built (then the caller parses everything).
+    fn build(exact: Vec<String>, nocase: Vec<String>) -> Option<Literals> {
+        let build = |lits: Vec<String>, ci: bool| -> Result<Option<AhoCorasick>, ()> {
+            if lits.is_empty() {
+                return Ok(None);
+            }
+            // Leftmost-first lets the crate use its SIMD (Teddy) searcher; we only ask whether
+            // any literal occurs, so the match semantics do not matter.
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostFirst)
+                .ascii_case_insensitive(ci)
+                .build(&lits)
+                .map(Some)
+                .map_err(|_| ())
+        };
+        Some(Literals {
+            exact: build(exact, false).ok()?,
+            nocase: build(nocase, true).ok()?,
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.exact.is_none() && self.nocase.is_none()
+    }
+
+    fn found_in(&self, raw: &[u8]) -> bool {
+        // A literal could hide behind a \u escape; such records are rare, so parse them.
+        memchr::memmem::find(raw, b"\\u").is_some()
+            || self.exact.as_ref().is_some_and(|a| a.is_match(raw))
+            || self.nocase.as_ref().is_some_and(|a| a.is_match(raw))
+    }
+}
+
+/// What a record's event name makes of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameHit {
+    None,
+    /// A candidate if the text holds one of the name literals.
+    Needled,
+    Plain,
 }
 
 impl Prefilter {
@@ -41,59 +97,87 @@ impl Prefilter {
         Prefilter {
             key: Finder::new(b"\"eventName\"").into_owned(),
             names,
+            needled: HashSet::new(),
             globs: None,
+            needled_globs: None,
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            exact: None,
-            nocase: None,
+            name_literals: Literals::default(),
+            bucket_literals: Literals::default(),
             all: false,
         }
     }
 
-    /// A prefilter for a rule set whose exact names are `names`.
-    pub fn for_rules<'a>(rules: &[Rule], names: impl IntoIterator<Item = &'a str>) -> Prefilter {
-        let mut p = Prefilter::new(names);
-        let (mut exact, mut nocase) = (Vec::new(), Vec::new());
-        let mut globs = GlobSetBuilder::new();
-        let mut any_glob = false;
+    /// A prefilter for a rule set.
+    pub fn for_rules(rules: &[Rule]) -> Prefilter {
+        let mut p = Prefilter::new([]);
+        let (mut globs, mut needled_globs) = (GlobSetBuilder::new(), GlobSetBuilder::new());
+        let (mut any_glob, mut any_needled_glob) = (false, false);
+        let mut needled_names: HashSet<&str> = HashSet::new();
+        let (mut name_exact, mut name_nocase) = (Vec::new(), Vec::new());
+        let (mut bucket_exact, mut bucket_nocase) = (Vec::new(), Vec::new());
         for r in rules {
-            for n in &r.names {
-                if let NameMatch::Glob(_, g) = n {
-                    globs.add(Glob::clone(g.glob()));
-                    any_glob = true;
-                }
-            }
             if r.names.is_empty() {
                 match r.needles() {
                     Some(n) => {
-                        exact.extend(n.exact);
-                        nocase.extend(n.nocase);
+                        bucket_exact.extend(n.exact);
+                        bucket_nocase.extend(n.nocase);
                     }
                     None => p.all = true,
                 }
+                continue;
+            }
+            // For a named rule only its condition's literals count (its event source is in
+            // every record of that name anyway).
+            let needles = r.cond.as_ref().and_then(crate::rules::Cond::needles);
+            if let Some(n) = &needles {
+                name_exact.extend(n.exact.iter().cloned());
+                name_nocase.extend(n.nocase.iter().cloned());
+            }
+            for m in &r.names {
+                match (m, needles.is_some()) {
+                    (NameMatch::Exact(n), false) => {
+                        p.names.insert(n.as_bytes().into());
+                    }
+                    (NameMatch::Exact(n), true) => {
+                        needled_names.insert(n);
+                    }
+                    (NameMatch::Glob(_, g), false) => {
+                        globs.add(Glob::clone(g.glob()));
+                        any_glob = true;
+                    }
+                    (NameMatch::Glob(_, g), true) => {
+                        needled_globs.add(Glob::clone(g.glob()));
+                        any_needled_glob = true;
+                    }
+                }
             }
         }
-        if any_glob {
-            match globs.build() {
-                Ok(set) => p.globs = Some(set),
-                Err(_) => p.all = true,
+        p.needled = needled_names
+            .into_iter()
+            .filter(|n| !p.names.contains(n.as_bytes()))
+            .map(|n| n.as_bytes().into())
+            .collect();
+        // A set that cannot be built means "parse everything", never "match nothing".
+        let mut set = |b: GlobSetBuilder, any: bool| match any.then(|| b.build()) {
+            None => None,
+            Some(Ok(set)) => Some(set),
+            Some(Err(_)) => {
+                p.all = true;
+                None
             }
-        }
-        let build = |lits: Vec<String>, ci: bool| {
-            (!lits.is_empty())
-                .then(|| {
-                    AhoCorasick::builder()
-                        .ascii_case_insensitive(ci)
-                        .build(&lits)
-                        .ok()
-                })
-                .flatten()
         };
-        // If an automaton cannot be built, fall back to parsing everything.
-        let (want_exact, want_nocase) = (!exact.is_empty(), !nocase.is_empty());
-        p.exact = build(exact, false);
-        p.nocase = build(nocase, true);
-        if (want_exact && p.exact.is_none()) || (want_nocase && p.nocase.is_none()) {
-            p.all = true;
+        let (plain, needled) = (set(globs, any_glob), set(needled_globs, any_needled_glob));
+        p.globs = plain;
+        p.needled_globs = needled;
+        match (
+            Literals::build(name_exact, name_nocase),
+            Literals::build(bucket_exact, bucket_nocase),
+        ) {
+            (Some(n), Some(b)) => {
+                p.name_literals = n;
+                p.bucket_literals = b;
+            }
+            _ => p.all = true,
         }
         p
     }
@@ -113,31 +197,46 @@ impl Prefilter {
             return true;
         }
         let mut seen = false;
+        let mut needled = false;
         for at in self.key.find_iter(raw) {
             seen = true;
-            match string_after_key(raw, at + b"\"eventName\"".len()) {
-                Some(name) if !self.names.contains(name) && !self.glob_match(name) => {}
-                _ => return true,
+            let Some(name) = string_after_key(raw, at + b"\"eventName\"".len()) else {
+                return true;
+            };
+            match self.name_hit(name) {
+                NameHit::Plain => return true,
+                NameHit::Needled => needled = true,
+                NameHit::None => {}
             }
         }
         if !seen {
             return true;
         }
-        if self.exact.is_none() && self.nocase.is_none() {
-            return false;
+        (needled && self.name_literals.found_in(raw))
+            || (!self.bucket_literals.is_empty() && self.bucket_literals.found_in(raw))
+    }
+
+    fn name_hit(&self, name: &[u8]) -> NameHit {
+        if self.names.contains(name) {
+            return NameHit::Plain;
         }
-        // A literal could hide behind a \u escape; such records are rare, so parse them.
-        memchr::memmem::find(raw, b"\\u").is_some()
-            || self.exact.as_ref().is_some_and(|a| a.is_match(raw))
-            || self.nocase.as_ref().is_some_and(|a| a.is_match(raw))
+        let needled = self.needled.contains(name);
+        if self.globs.is_none() && self.needled_globs.is_none() {
+            return if needled {
+                NameHit::Needled
+            } else {
+                NameHit::None
+            };
+        }
+        match self.glob_hit(name) {
+            NameHit::None if needled => NameHit::Needled,
+            hit => hit,
+        }
     }
 
     /// Whether a name matches a rule's glob. Names repeat endlessly in CloudTrail (a few hundred
     /// distinct ones), so answers are remembered per thread.
-    fn glob_match(&self, name: &[u8]) -> bool {
-        let Some(globs) = &self.globs else {
-            return false;
-        };
+    fn glob_hit(&self, name: &[u8]) -> NameHit {
         let id = self.id;
         GLOB_CACHE.with_borrow_mut(|(owner, cache)| {
             if *owner != id || cache.len() > 4096 {
@@ -147,7 +246,14 @@ impl Prefilter {
             if let Some(hit) = cache.get(name) {
                 return *hit;
             }
-            let hit = std::str::from_utf8(name).is_ok_and(|n| globs.is_match(n));
+            let hit = match std::str::from_utf8(name) {
+                Err(_) => NameHit::Plain,
+                Ok(n) if self.globs.as_ref().is_some_and(|g| g.is_match(n)) => NameHit::Plain,
+                Ok(n) if self.needled_globs.as_ref().is_some_and(|g| g.is_match(n)) => {
+                    NameHit::Needled
+                }
+                Ok(_) => NameHit::None,
+            };
             cache.insert(name.into(), hit);
             hit
         })
@@ -155,7 +261,7 @@ impl Prefilter {
 }
 
 /// Glob answers by event name, tagged with the id of the prefilter that filled them.
-type GlobCache = (u64, HashMap<Box<[u8]>, bool>);
+type GlobCache = (u64, HashMap<Box<[u8]>, NameHit>);
 
 thread_local! {
     static GLOB_CACHE: RefCell<GlobCache> = RefCell::new((0, HashMap::new()));
@@ -200,5 +306,29 @@ mod tests {
         ));
         assert!(p.might_match(br#"{"x":"eventName"}"#));
         assert!(Prefilter::everything().might_match(b"{}"));
+    }
+
+    #[test]
+    fn names_of_rules_with_literals_need_the_literal() {
+        let text = r#"
+rules:
+  - { id: a, title: t, severity: low, description: d, match: { names: [CreateUser] },
+      where: { field: userIdentity.type, equals: Root } }
+  - { id: b, title: t, severity: low, description: d, match: { names: ["Delete*"] },
+      where: { field: errorCode, prefix: AccessDenied } }
+  - { id: c, title: t, severity: low, description: d, match: { names: [StopLogging] } }
+  - { id: d, title: t, severity: low, description: d, match: { names: [StopLogging] },
+      where: { field: userIdentity.type, equals: Root } }
+"#;
+        let loaded = crate::rules::yaml::parse("t.yaml", text, "user");
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        let p = Prefilter::for_rules(&loaded.rules);
+        assert!(!p.might_match(br#"{"eventName":"CreateUser","userIdentity":{"type":"IAMUser"}}"#));
+        assert!(p.might_match(br#"{"eventName":"CreateUser","userIdentity":{"type":"Root"}}"#));
+        assert!(!p.might_match(br#"{"eventName":"DeleteUser"}"#));
+        assert!(p.might_match(br#"{"eventName":"DeleteUser","errorCode":"AccessDenied"}"#));
+        // One rule on the name without literals makes the name a plain candidate.
+        assert!(p.might_match(br#"{"eventName":"StopLogging"}"#));
+        assert!(!p.might_match(br#"{"eventName":"GetObject","userIdentity":{"type":"Root"}}"#));
     }
 }

@@ -84,6 +84,11 @@ impl Record {
         let Some(obj) = value.as_object() else {
             return Err(RecordError::NotObject(kind_of(&value)));
         };
+        // LookupEvents rows carry `EventSource`/`EventName` too (matched without regard to case
+        // below), so the embedded record must be looked for first.
+        if let Some(text) = obj.get(&"CloudTrailEvent").and_then(|v| v.as_str()) {
+            return Record::parse_text(text.as_bytes());
+        }
         if field(&value, "eventSource").is_some() && field(&value, "eventName").is_some() {
             return Ok(Parsed::Record(Record {
                 value,
@@ -98,9 +103,6 @@ impl Record {
                 }
                 _ => Err(RecordError::OtherEventBridge(detail_type.to_string())),
             };
-        }
-        if let Some(text) = obj.get(&"CloudTrailEvent").and_then(|v| v.as_str()) {
-            return Record::parse_text(text.as_bytes());
         }
         if is_insight(&value) {
             return Ok(Parsed::Record(Record {
@@ -314,8 +316,12 @@ mod tests {
             Record::parse_item(s3.as_bytes(), 2),
             Err(RecordError::OtherEventBridge(t)) if t == "Object Created"
         ));
-        let lookup = r#"{"EventId":"1","EventName":"CreateUser","CloudTrailEvent":"{\"eventSource\":\"iam.amazonaws.com\",\"eventName\":\"CreateUser\"}"}"#;
-        assert_eq!(record(lookup).event_source(), Some("iam.amazonaws.com"));
+        let lookup = r#"{"EventId":"1","EventName":"CreateUser","EventSource":"iam.amazonaws.com",
+            "CloudTrailEvent":"{\"eventSource\":\"iam.amazonaws.com\",\"eventName\":\"CreateUser\",\"userIdentity\":{\"type\":\"Root\"}}"}"#;
+        let r = record(lookup);
+        assert_eq!(r.event_source(), Some("iam.amazonaws.com"));
+        // The embedded record is used, not the row (whose names match without regard to case).
+        assert!(r.value().get("userIdentity").is_some());
         let insight =
             r#"{"eventType":"AwsCloudTrailInsight","insightDetails":{"eventName":"RunInstances"}}"#;
         assert!(record(insight).is_insight());

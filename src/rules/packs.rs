@@ -20,6 +20,11 @@ pub const YAML_PACKS: &[(&str, &str, &str)] = &[
 /// Names of every built-in pack, in load order.
 pub const NAMES: &[&str] = &["guide", "cis", "baseline"];
 
+/// Packs a scan runs when none are named: the catalog and the baseline. `cis` overlaps the
+/// baseline (both report root use and console sign-ins without MFA) and is for teams that report
+/// on the CIS controls.
+pub const DEFAULT: &[&str] = &["guide", "baseline"];
+
 /// The rules of the named built-in packs. Errors in embedded packs are bugs, caught by tests;
 /// they are returned rather than hidden.
 pub fn load(catalog: &Catalog, packs: &[&str]) -> (Vec<Rule>, Vec<RuleError>) {

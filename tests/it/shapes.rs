@@ -107,6 +107,12 @@ fn every_container_shape_is_read() {
             .to_string()
     };
     assert!(loc("StopLogging").ends_with("a.json.gz#2"));
+    // LookupEvents rows are read through their embedded record, not the row's own fields.
+    for name in ["DeleteUser", "CreateAccessKey"] {
+        let f = findings.iter().find(|f| f["event_name"] == name).unwrap();
+        assert_eq!(f["actor"], "arn:aws:iam::111122223333:user/alice", "{name}");
+        assert_eq!(f["event_id"], format!("id-{name}"));
+    }
     assert!(loc("DeleteDBInstance").ends_with("lines.jsonl:1"));
     assert!(loc("RunInstances").ends_with("single.json"));
 }
