@@ -110,7 +110,7 @@ def main():
     tools = [
         ("trailwatch scan --packs guide", f"{tw} scan {corpus} --packs guide --format jsonl -q 2>/dev/null | wc -l"),
         ("trailwatch scan --packs guide --threads 1", f"{tw} scan {corpus} --packs guide --format jsonl -q --threads 1 2>/dev/null | wc -l"),
-        ("trailwatch scan (default packs: guide, baseline)", f"{tw} scan {corpus} --format jsonl -q 2>/dev/null | wc -l"),
+        ("trailwatch scan --packs guide,baseline", f"{tw} scan {corpus} --packs guide,baseline --format jsonl -q 2>/dev/null | wc -l"),
     ]
     if shutil.which("libdeflate-gunzip"):
         tools.append(("libdeflate-gunzip -c > /dev/null", f"{xargs} libdeflate-gunzip -c > /dev/null"))

@@ -39,12 +39,19 @@ pub struct Finding {
     pub why: String,
     /// Where the record was read: `path#N` (N-th record of the file) or `path:LINE` (JSON Lines).
     pub location: String,
-    /// Threshold findings: how many matching records fell within the window.
+    /// Threshold findings: how many matching records fell within the window; with dedup: how
+    /// many findings this one stands for (itself included).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
-    /// Threshold findings: event time of the first record of the window.
+    /// Threshold and deduplicated findings: event time of the first record they stand for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_time: Option<String>,
+    /// Threshold and deduplicated findings: event time of the last record they stand for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_time: Option<String>,
+    /// Threshold findings: the values of the rule's `group_by` fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<std::collections::BTreeMap<String, Option<String>>>,
     /// With `--show-suppressed`: the reason of the suppression that matched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed_by: Option<String>,
@@ -56,6 +63,9 @@ pub struct Finding {
     /// Values of the rule's threshold `group_by` fields.
     #[serde(skip)]
     pub group_key: Option<String>,
+    /// With dedup: the number of the window this finding opened, which later repeats fold into.
+    #[serde(skip)]
+    pub window: Option<u64>,
     /// Index of the rule in the engine that raised it.
     #[serde(skip)]
     pub rule: usize,
@@ -125,10 +135,13 @@ impl Finding {
             location,
             count: None,
             first_time: None,
+            last_time: None,
+            group: None,
             suppressed_by: None,
             time,
             dedup_key: None,
             group_key: None,
+            window: None,
             rule: 0,
         }
     }

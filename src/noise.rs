@@ -15,7 +15,7 @@ use ipnet::IpNet;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -153,8 +153,10 @@ fn role_name(record: &Record) -> Option<String> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Emit,
-    /// A repeat within the dedup window of an earlier finding.
-    Folded,
+    /// A repeat within the dedup window that the finding numbered `into` opened.
+    Folded {
+        into: u64,
+    },
     /// A threshold rule's match that has not reached its count (yet).
     Pending,
 }
@@ -162,19 +164,21 @@ pub enum Verdict {
 /// Counts for the summary.
 #[derive(Debug, Default, Clone)]
 pub struct NoiseStats {
-    /// Suppressed findings per reason.
-    pub suppressed: BTreeMap<String, u64>,
-    /// Expired suppressions (ignored), by reason.
-    pub expired: BTreeSet<String>,
+    /// Repeats folded into an earlier finding by a dedup window.
     pub folded: u64,
+    /// Threshold matches that did not (yet) reach their count.
     pub pending: u64,
 }
 
 /// Dedup windows and threshold counters, in event-time order.
 #[derive(Debug, Default)]
 pub struct Noise {
-    /// (rule id, key) → event time of the finding that opened the window.
-    dedup: HashMap<(String, String), Timestamp>,
+    /// Whether rules' dedup windows apply (`scan --dedup`, and always in `watch`); thresholds
+    /// always do.
+    pub dedup_enabled: bool,
+    /// (rule id, key) → event time and number of the finding that opened the window.
+    dedup: HashMap<(String, String), (Timestamp, u64)>,
+    windows: u64,
     /// (rule id, group) → event times seen, sorted.
     counts: HashMap<(String, String), Vec<Timestamp>>,
     pub stats: NoiseStats,
@@ -188,7 +192,15 @@ pub struct Policy {
 }
 
 impl Noise {
-    /// Decides one finding; may set its `count` and `first_time`.
+    /// Noise control with dedup windows on or off.
+    pub fn new(dedup_enabled: bool) -> Noise {
+        Noise {
+            dedup_enabled,
+            ..Noise::default()
+        }
+    }
+
+    /// Decides one finding; may set its `count`, `first_time`, `last_time` and `window`.
     pub fn judge(&mut self, policy: Policy, f: &mut Finding) -> Verdict {
         if let (Some((count, window)), Some(t)) = (policy.threshold, f.time) {
             let group = f.group_key.clone().unwrap_or_default();
@@ -213,23 +225,31 @@ impl Noise {
             };
             f.count = Some(in_window.len() as u64);
             f.first_time = in_window.first().map(|t| crate::record::time::format(*t));
+            f.last_time = in_window.last().map(|t| crate::record::time::format(*t));
             times.clear();
         } else if policy.threshold.is_some() {
             // Without a readable eventTime a record cannot be placed in a window.
             self.stats.pending += 1;
             return Verdict::Pending;
         }
-        if let (Some(window), Some(t), Some(key)) = (policy.dedup, f.time, f.dedup_key.clone()) {
+        if let (true, Some(window), Some(t), Some(key)) = (
+            self.dedup_enabled,
+            policy.dedup,
+            f.time,
+            f.dedup_key.clone(),
+        ) {
             let window =
                 jiff::SignedDuration::try_from(window).unwrap_or(jiff::SignedDuration::MAX);
             let slot = (f.rule_id.clone(), key);
             match self.dedup.get(&slot) {
-                Some(open) if t >= *open && t.duration_since(*open) < window => {
+                Some((open, into)) if t >= *open && t.duration_since(*open) < window => {
                     self.stats.folded += 1;
-                    return Verdict::Folded;
+                    return Verdict::Folded { into: *into };
                 }
                 _ => {
-                    self.dedup.insert(slot, t);
+                    self.windows += 1;
+                    f.window = Some(self.windows);
+                    self.dedup.insert(slot, (t, self.windows));
                 }
             }
         }
@@ -286,7 +306,7 @@ mod tests {
 
     #[test]
     fn dedup_folds_within_the_window() {
-        let mut n = Noise::default();
+        let mut n = Noise::new(true);
         let p = Policy {
             dedup: Some(Duration::from_secs(3600)),
             threshold: None,
@@ -297,7 +317,7 @@ mod tests {
         );
         assert_eq!(
             n.judge(p, &mut finding("r", "2026-01-01T00:30:00Z", "a")),
-            Verdict::Folded
+            Verdict::Folded { into: 1 }
         );
         assert_eq!(
             n.judge(p, &mut finding("r", "2026-01-01T00:30:00Z", "b")),
@@ -308,6 +328,14 @@ mod tests {
             Verdict::Emit
         );
         assert_eq!(n.stats.folded, 1);
+        // Plain scans report every record.
+        let mut off = Noise::new(false);
+        for _ in 0..2 {
+            assert_eq!(
+                off.judge(p, &mut finding("r", "2026-01-01T00:00:00Z", "a")),
+                Verdict::Emit
+            );
+        }
     }
 
     #[test]
@@ -332,6 +360,7 @@ mod tests {
         assert_eq!(n.judge(p, &mut last), Verdict::Emit);
         assert_eq!(last.first_time.as_deref(), Some("2026-01-01T00:00:00Z"));
         assert_eq!(last.count, Some(3));
+        assert_eq!(last.last_time.as_deref(), Some("2026-01-01T00:09:00Z"));
         // The counter starts again after firing.
         assert_eq!(
             n.judge(p, &mut finding("r", "2026-01-01T00:06:00Z", "a")),

@@ -43,14 +43,16 @@ pub struct Report {
     /// Records fully parsed because they could match.
     pub parsed: u64,
     pub findings: Vec<Finding>,
-    /// Reasons of the suppressions that silenced findings (one entry per finding).
-    pub suppressed: Vec<String>,
+    /// Rule id and suppression reason of each finding that was silenced.
+    pub suppressed: Vec<(String, String)>,
     /// Items that could not be used: location and reason.
     pub bad_records: Vec<(String, RecordError)>,
     /// Why the input could not be read (fully); records read before it still count.
     pub error: Option<String>,
     /// A digest file, recognised and skipped.
     pub digest: bool,
+    /// Findings folded into an earlier one by a dedup window: (window number, event time).
+    pub folds: Vec<(u64, Option<String>)>,
 }
 
 impl Report {
@@ -152,11 +154,23 @@ fn input_reason(e: &InputError) -> String {
     }
 }
 
-/// Applies dedup windows and thresholds to a report's findings, in order.
+/// Applies dedup windows and thresholds to a report's findings, in order; folded findings are
+/// listed in `report.folds`.
 pub fn apply_noise(engine: &Engine, noise: &mut Noise, report: &mut Report) {
+    let folds = &mut report.folds;
     report.findings.retain_mut(|f| {
         // Suppressed findings shown with --show-suppressed do not open windows or count.
-        f.suppressed_by.is_some() || noise.judge(engine.policy(f), f) == Verdict::Emit
+        if f.suppressed_by.is_some() {
+            return true;
+        }
+        match noise.judge(engine.policy(f), f) {
+            Verdict::Emit => true,
+            Verdict::Folded { into } => {
+                folds.push((into, f.event_time.clone()));
+                false
+            }
+            Verdict::Pending => false,
+        }
     });
 }
 

@@ -27,7 +27,8 @@ pub struct Summary {
     /// Reasons of expired (ignored) suppressions.
     pub expired: Vec<String>,
     /// Suppressed findings per reason.
-    pub suppressed: BTreeMap<String, u64>,
+    /// Suppressed findings by rule id and reason.
+    pub suppressed: BTreeMap<(String, String), u64>,
 }
 
 impl Summary {
@@ -43,8 +44,8 @@ impl Summary {
         self.parsed += r.parsed;
         self.bad_records += r.bad_records.len() as u64;
         self.bad_inputs += u64::from(r.error.is_some());
-        for reason in &r.suppressed {
-            *self.suppressed.entry(reason.clone()).or_default() += 1;
+        for key in &r.suppressed {
+            *self.suppressed.entry(key.clone()).or_default() += 1;
         }
         for f in r.findings.iter().filter(|f| f.suppressed_by.is_none()) {
             self.findings += 1;
@@ -108,12 +109,10 @@ impl Summary {
         }
         if !self.suppressed.is_empty() {
             let total: u64 = self.suppressed.values().sum();
-            let why: Vec<String> = self
-                .suppressed
-                .iter()
-                .map(|(r, n)| format!("{n} {r}"))
-                .collect();
-            line("suppressed", format!("{total} ({})", why.join("; ")));
+            line("suppressed", format!("{total} finding(s)"));
+            for ((rule, reason), n) in &self.suppressed {
+                line("", format!("{n:>6}  {rule}: {reason}"));
+            }
         }
         if !self.expired.is_empty() {
             line(

@@ -14,15 +14,15 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum RulesCommand {
-    /// List loaded rules (built-in packs plus --rules/--sigma).
+    /// List loaded rules (built-in packs, or those named with --pack, plus --rules/--sigma).
     List {
         #[command(flatten)]
         rules: RuleArgs,
-        /// Only rules of this pack.
-        #[arg(long, value_name = "PACK")]
-        pack: Option<String>,
-        /// Print JSON instead of a table.
-        #[arg(long)]
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: ListFormat,
+        /// Same as `--format json`.
+        #[arg(long, hide = true)]
         json: bool,
     },
     /// Show one rule in full.
@@ -42,6 +42,12 @@ pub enum RulesCommand {
     Test { paths: Vec<PathBuf> },
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
 #[derive(Serialize)]
 struct RuleRow<'a> {
     id: &'a str,
@@ -56,17 +62,16 @@ struct RuleRow<'a> {
 pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
     let catalog = Catalog::builtin().context("loading the built-in catalog")?;
     match cmd {
-        RulesCommand::List { rules, pack, json } => {
+        RulesCommand::List {
+            rules,
+            format,
+            json,
+        } => {
             let loaded = rules.load(&catalog, packs::NAMES)?;
             report_errors(&loaded.errors);
-            let rows: Vec<RuleRow> = loaded
-                .rules
-                .iter()
-                .filter(|r| pack.as_ref().is_none_or(|p| &r.pack == p))
-                .map(row)
-                .collect();
+            let rows: Vec<RuleRow> = loaded.rules.iter().map(row).collect();
             let mut out = BufWriter::new(std::io::stdout().lock());
-            if json {
+            if json || matches!(format, ListFormat::Json) {
                 serde_json::to_writer_pretty(&mut out, &rows)?;
                 writeln!(out)?;
             } else {

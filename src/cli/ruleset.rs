@@ -10,9 +10,13 @@ use std::path::{Path, PathBuf};
 /// Where rules come from, shared by `scan` and `rules`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RuleArgs {
-    /// Built-in packs to run: guide, cis, baseline, `all` or `none` (default: guide,baseline for
-    /// scans; all for the `rules` commands).
-    #[arg(long, value_delimiter = ',', value_name = "PACK")]
+    /// Built-in packs to run: guide, cis, baseline, `all` or `none` (default: all).
+    #[arg(
+        long,
+        visible_alias = "pack",
+        value_delimiter = ',',
+        value_name = "PACK"
+    )]
     pub packs: Vec<String>,
     /// Your YAML rules: a file or a folder (read recursively, *.yaml / *.yml). Repeatable.
     #[arg(long = "rules", value_name = "PATH")]
@@ -33,19 +37,15 @@ impl RuleArgs {
     /// later one is dropped).
     pub fn load(&self, catalog: &Catalog, default: &[&'static str]) -> Result<Loaded> {
         let mut packs: Vec<&str> = Vec::new();
+        // Names that are not built-in select packs of the --rules / --sigma files.
+        let mut own: Vec<&str> = Vec::new();
         let named: Vec<&str> = self.packs.iter().map(String::as_str).collect();
         for p in if named.is_empty() { default } else { &named } {
             match *p {
                 "all" => packs.extend_from_slice(packs::NAMES),
                 "none" => {}
                 p if packs::NAMES.contains(&p) => packs.push(p),
-                p => {
-                    return Err(UsageError(format!(
-                        "unknown pack '{p}' (built-in: {}, or all, none)",
-                        packs::NAMES.join(", ")
-                    ))
-                    .into());
-                }
+                p => own.push(p),
             }
         }
         let (mut rules, mut errors) = packs::load(catalog, &packs);
@@ -64,6 +64,17 @@ impl RuleArgs {
                 rules.extend(l.rules);
                 errors.extend(l.errors);
             }
+        }
+        if !own.is_empty() {
+            let builtin = |r: &Rule| packs.contains(&r.pack.as_str());
+            if let Some(p) = own.iter().find(|p| !rules.iter().any(|r| r.pack == **p)) {
+                return Err(UsageError(format!(
+                    "unknown pack '{p}' (built-in: {}, or all, none; or the pack of a --rules file)",
+                    packs::NAMES.join(", ")
+                ))
+                .into());
+            }
+            rules.retain(|r| builtin(r) || own.contains(&r.pack.as_str()));
         }
         let mut seen = std::collections::HashMap::new();
         rules.retain(|r| match seen.get(&r.id) {

@@ -74,6 +74,11 @@ pub struct ScanArgs {
     /// Also print suppressed findings, with `suppressed_by` set to the reason.
     #[arg(long)]
     show_suppressed: bool,
+    /// Apply the rules' dedup windows: repeats fold into the first finding, which then carries
+    /// `count`, `first_time` and `last_time` (output is written at the end). Without it every
+    /// matching record is reported.
+    #[arg(long)]
+    dedup: bool,
 }
 
 pub fn run(args: ScanArgs) -> Result<ExitCode> {
@@ -140,7 +145,8 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     };
 
     let mut write_error = None;
-    let mut noise = Noise::default();
+    let mut noise = Noise::new(args.dedup);
+    let mut held = Held::default();
     scan::run(
         &inputs.files,
         &engine,
@@ -151,7 +157,9 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
             progress.inc(1);
             progress.suspend(|| print_problems(&report));
             summary.add(&report);
-            if write_error.is_none()
+            if args.dedup {
+                held.add(report);
+            } else if write_error.is_none()
                 && let Err(e) = report.findings.iter().try_for_each(|f| sink.write(f))
             {
                 write_error = Some(e);
@@ -159,6 +167,9 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         },
     );
     progress.finish_and_clear();
+    if args.dedup && write_error.is_none() {
+        write_error = held.findings.iter().try_for_each(|f| sink.write(f)).err();
+    }
     if let Some(e) = write_error {
         return Err(e).context("writing findings");
     }
@@ -179,6 +190,46 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// With `--dedup`: findings held until the end, so repeats can be counted into them.
+#[derive(Default)]
+struct Held {
+    findings: Vec<crate::finding::Finding>,
+    /// Window number → index in `findings`.
+    by_window: std::collections::HashMap<u64, usize>,
+}
+
+impl Held {
+    fn add(&mut self, report: crate::scan::Report) {
+        for f in report.findings {
+            if let Some(w) = f.window {
+                self.by_window.insert(w, self.findings.len());
+            }
+            self.findings.push(f);
+        }
+        for (window, time) in report.folds {
+            let Some(f) = self
+                .by_window
+                .get(&window)
+                .and_then(|i| self.findings.get_mut(*i))
+            else {
+                continue;
+            };
+            if f.count.is_none() {
+                f.first_time = f.event_time.clone();
+                f.last_time = f.event_time.clone();
+            }
+            f.count = Some(f.count.unwrap_or(1) + 1);
+            // RFC 3339 in UTC compares as text.
+            if time.is_some() && time > f.last_time {
+                f.last_time = time.clone();
+            }
+            if time.is_some() && (f.first_time.is_none() || time < f.first_time) {
+                f.first_time = time;
+            }
+        }
+    }
 }
 
 fn build_engine(catalog: &Catalog, rules: Vec<Rule>, args: &ScanArgs) -> Result<Engine> {

@@ -46,8 +46,8 @@ pub struct Engine {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub findings: Vec<Finding>,
-    /// Reasons of the suppressions that silenced a finding (one entry per finding).
-    pub suppressed: Vec<String>,
+    /// Rule id and suppression reason of each finding that was silenced.
+    pub suppressed: Vec<(String, String)>,
 }
 
 impl Engine {
@@ -205,7 +205,7 @@ impl Engine {
                 f.why = why.to_string();
             }
             if let Some(reason) = self.suppressed_by(rule, record) {
-                out.suppressed.push(reason.clone());
+                out.suppressed.push((rule.id.clone(), reason.clone()));
                 if !self.show_suppressed {
                     continue;
                 }
@@ -216,6 +216,12 @@ impl Engine {
             }
             if let Some(t) = &rule.threshold {
                 f.group_key = Some(key_of(record, &t.group_by, false));
+                f.group = (!t.group_by.is_empty()).then(|| {
+                    t.group_by
+                        .iter()
+                        .map(|p| (p.to_string(), p.first_text(record.value())))
+                        .collect()
+                });
             }
             out.findings.push(f);
         }
@@ -330,7 +336,7 @@ rules:
         let loaded = crate::rules::yaml::parse("t.yaml", text, "user");
         assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
         let engine = Engine::new(loaded.rules);
-        let ids = |json: &str| -> (Vec<String>, Vec<String>) {
+        let ids = |json: &str| -> (Vec<String>, Vec<(String, String)>) {
             let out = engine.evaluate(&rec(json), || "t#1".into());
             (
                 out.findings.into_iter().map(|f| f.rule_id).collect(),
@@ -345,7 +351,7 @@ rules:
             r#"{"eventSource":"ec2.amazonaws.com","eventName":"X","errorCode":"AccessDenied","sourceIPAddress":"10.2.3.4"}"#,
         );
         assert!(hit.is_empty());
-        assert_eq!(sup, ["scanner"]);
+        assert_eq!(sup, [("t.denied".to_string(), "scanner".to_string())]);
         assert!(
             engine
                 .prefilter()

@@ -95,13 +95,15 @@ fn user_rules_conditions_thresholds_and_dedup() {
         "logs.json",
         json!({ "Records": records }).to_string().as_bytes(),
     );
-    let (code, findings, err) = scan_with_summary(&[
+    let args = [
         logs.to_str().unwrap(),
         "--packs",
         "guide",
         "--rules",
         rules.to_str().unwrap(),
-    ]);
+    ];
+    // A plain scan reports every matching record; thresholds still apply.
+    let (code, findings, err) = scan_with_summary(&args);
     assert_eq!(code, 0, "exit {code}: {err}");
     let acme: Vec<&Value> = findings.iter().filter(|f| f["pack"] == "acme").collect();
     let got: Vec<&str> = acme
@@ -114,6 +116,8 @@ fn user_rules_conditions_thresholds_and_dedup() {
             "acme.ssh-open",
             "acme.denied-burst",
             "acme.policy-allows-everyone",
+            "acme.policy-allows-everyone",
+            "acme.policy-allows-everyone",
             "acme.policy-allows-everyone"
         ],
         "{err}"
@@ -122,9 +126,23 @@ fn user_rules_conditions_thresholds_and_dedup() {
     assert_eq!(burst["count"], 5);
     assert_eq!(burst["source_ip"], "203.0.113.9");
     assert_eq!(burst["first_time"], "2026-11-20T10:00:00Z");
-    // Bucket a at :00 opens a window that folds :30 and :59; bucket b is its own.
+    assert_eq!(burst["last_time"], "2026-11-20T10:08:00Z");
+    assert_eq!(burst["group"], json!({"sourceIPAddress": "203.0.113.9"}));
+    assert!(acme[2].get("count").is_none());
+
+    // --dedup: bucket a at :00 opens a window that folds :30 and :59; bucket b is its own.
+    let mut dedup = args.to_vec();
+    dedup.push("--dedup");
+    let (code, findings, err) = scan_with_summary(&dedup);
+    assert_eq!(code, 0, "exit {code}: {err}");
+    let acme: Vec<&Value> = findings.iter().filter(|f| f["pack"] == "acme").collect();
+    assert_eq!(acme.len(), 4, "{acme:#?}");
     assert_eq!(acme[2]["event_id"], "pol-a-0");
+    assert_eq!(acme[2]["count"], 3);
+    assert_eq!(acme[2]["first_time"], "2026-11-20T11:00:00Z");
+    assert_eq!(acme[2]["last_time"], "2026-11-20T11:59:00Z");
     assert_eq!(acme[3]["event_id"], "pol-b-31");
+    assert!(acme[3].get("count").is_none());
     assert!(err.contains("2 repeat(s)"), "{err}");
     // The catalog pack still reports the events it knows.
     assert!(
@@ -167,7 +185,11 @@ fn suppressions_with_reasons_and_expiry() {
         ids(&findings),
         ["guide.security-groups.AuthorizeSecurityGroupIngress"]
     );
-    assert!(err.contains("1 (1 alice manages IAM)"), "{err}");
+    assert!(err.contains("suppressed  1 finding(s)"), "{err}");
+    assert!(
+        err.contains("1  guide.iam.CreateUser: alice manages IAM"),
+        "{err}"
+    );
     assert!(
         err.contains("'old exception' expired on 2020-01-01"),
         "{err}"
@@ -269,7 +291,7 @@ fn builtin_packs_load_and_their_tests_pass() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let list = trailwatch()
-        .args(["rules", "list", "--json"])
+        .args(["rules", "list", "--format", "json"])
         .output()
         .unwrap();
     let rules: Vec<Value> = serde_json::from_slice(&list.stdout).unwrap();
@@ -360,4 +382,83 @@ fn stratus_coverage_and_background_noise() {
         loud.len(),
         background.len()
     );
+}
+
+const SIGMA: &str = r#"
+title: Trail stopped outside the admin role
+id: 5f0c7a1e-0000-4000-8000-000000000001
+status: experimental
+logsource: { product: aws, service: cloudtrail }
+detection:
+  selection:
+    eventSource: cloudtrail.amazonaws.com
+    eventName: [StopLogging, DeleteTrail]
+  filter_admin:
+    userIdentity.arn|endswith: ':role/TrailAdmin'
+  condition: selection and not 1 of filter_*
+level: critical
+falsepositives: [Planned trail migrations]
+---
+title: Windows process
+logsource: { product: windows, category: process_creation }
+detection: { sel: { Image|endswith: '\cmd.exe' }, condition: sel }
+---
+title: Base64 things
+logsource: { product: aws, service: cloudtrail }
+detection: { sel: { requestParameters.x|base64: abc }, condition: sel }
+"#;
+
+#[test]
+fn sigma_rules_run_and_unsupported_ones_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = write(dir.path(), "aws.yml", SIGMA.as_bytes());
+    let mut admin = record("cloudtrail.amazonaws.com", "DeleteTrail");
+    admin["userIdentity"]["arn"] = json!("arn:aws:sts::111122223333:role/TrailAdmin");
+    admin["eventID"] = json!("admin");
+    let logs = write(
+        dir.path(),
+        "logs.json",
+        json!({"Records": [record("cloudtrail.amazonaws.com", "StopLogging"), admin,
+            record("events.amazonaws.com", "DeleteRule")]})
+        .to_string()
+        .as_bytes(),
+    );
+    let (code, findings, err) = scan_with_summary(&[
+        logs.to_str().unwrap(),
+        "--packs",
+        "none",
+        "--sigma",
+        sigma.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "unsupported rules are warnings: {err}");
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    let f = &findings[0];
+    assert_eq!(f["pack"], "sigma");
+    assert_eq!(f["rule_id"], "5f0c7a1e-0000-4000-8000-000000000001");
+    assert_eq!(f["severity"], "critical");
+    assert_eq!(f["event_name"], "StopLogging");
+    assert_eq!(f["service"], "cloudtrail");
+    // One line per skipped rule, naming the file and the reason.
+    let skipped: Vec<&str> = err.lines().filter(|l| l.contains("skipped")).collect();
+    assert_eq!(skipped.len(), 2, "{err}");
+    assert!(skipped.iter().all(|l| l.contains("aws.yml")), "{err}");
+    assert!(err.contains("only aws/cloudtrail"), "{err}");
+    assert!(err.contains("Base64"), "{err}");
+    // rules validate --sigma: warnings only, so success; a broken file is an error (exit 2).
+    let out = trailwatch()
+        .args(["rules", "validate", "--sigma", sigma.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let broken = write(dir.path(), "broken.yml", b"title: [x\n");
+    let out = trailwatch()
+        .args(["rules", "validate", "--sigma", broken.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
