@@ -3,6 +3,10 @@
 #
 # Tests that read ../shared (the guide and the real-data corpus) skip with a message when it is
 # absent, except in CI (CI=true), where its absence fails them.
+#
+# The tests that speak S3/SQS run against a local moto server (scripts/moto.sh): this script
+# starts it (or reuses one already on TRAILWATCH_MOTO_PORT), exports TRAILWATCH_TEST_ENDPOINT and
+# stops the server afterwards if it started it. TRAILWATCH_SKIP_MOTO=1 skips moto and those tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,5 +14,20 @@ cd "$(dirname "$0")/.."
 export AWS_EC2_METADATA_DISABLED=true
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN || true
+# No ambient endpoint override (AWS_ENDPOINT_URL or a per-service AWS_ENDPOINT_URL_*).
+for var in $(compgen -e | grep '^AWS_ENDPOINT_URL' || true); do
+    unset "$var"
+done
+
+if [ "${TRAILWATCH_SKIP_MOTO:-}" != 1 ]; then
+    if ! scripts/moto.sh status; then
+        trap 'scripts/moto.sh stop || true' EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM
+    fi
+    scripts/moto.sh start
+    eval "$(scripts/moto.sh env)"
+    export TRAILWATCH_TEST_ENDPOINT
+fi
 
 cargo test --locked "$@"

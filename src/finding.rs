@@ -146,6 +146,27 @@ impl Finding {
         }
     }
 
+    /// What identifies this finding across deliveries: the rule and the event (its `eventID`, or
+    /// for records without one, the time, source, name, actor and source address). The same
+    /// record matched by the same rule has the same key, whichever object it came in.
+    pub fn identity(&self) -> String {
+        let event = match &self.event_id {
+            Some(id) => id.clone(),
+            None => [
+                &self.event_time,
+                &self.event_source,
+                &self.event_name,
+                &self.actor,
+                &self.source_ip,
+            ]
+            .iter()
+            .map(|v| v.as_deref().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("|"),
+        };
+        format!("{}\u{1f}{event}", self.rule_id)
+    }
+
     /// An empty finding of a rule, for tests.
     #[cfg(test)]
     pub(crate) fn blank(rule_id: &str) -> Finding {

@@ -19,12 +19,17 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod finding;
 pub mod noise;
+pub mod notify;
 pub mod record;
+pub mod remote;
 pub mod rules;
 pub mod scan;
 pub mod sink;
 pub mod source;
+pub mod state;
 pub mod summary;
+pub mod watch;

@@ -257,6 +257,69 @@ impl Noise {
     }
 }
 
+/// The persistent part of [`Noise`], as stored by `watch` between inputs.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Snapshot {
+    /// (rule id, key, opened at in ns, window number)
+    dedup: Vec<(String, String, i128, u64)>,
+    /// (rule id, group, times in ns)
+    counts: Vec<(String, String, Vec<i128>)>,
+    windows: u64,
+}
+
+impl Noise {
+    /// The dedup windows and threshold counters as bytes, forgetting what started before `keep_after`
+    /// (no window or count that old can matter again).
+    pub fn snapshot(&mut self, keep_after: Timestamp) -> Vec<u8> {
+        self.dedup.retain(|_, (t, _)| *t >= keep_after);
+        self.counts.retain(|_, times| {
+            times.retain(|t| *t >= keep_after);
+            !times.is_empty()
+        });
+        let snap = Snapshot {
+            dedup: self
+                .dedup
+                .iter()
+                .map(|((r, k), (t, n))| (r.clone(), k.clone(), t.as_nanosecond(), *n))
+                .collect(),
+            counts: self
+                .counts
+                .iter()
+                .map(|((r, g), ts)| {
+                    (
+                        r.clone(),
+                        g.clone(),
+                        ts.iter().map(|t| t.as_nanosecond()).collect(),
+                    )
+                })
+                .collect(),
+            windows: self.windows,
+        };
+        serde_json::to_vec(&snap).unwrap_or_default()
+    }
+
+    /// Restores state saved by [`Noise::snapshot`]; unreadable bytes give a fresh state (the cost
+    /// is at most a repeated alert or a threshold counted again from zero).
+    pub fn restore(&mut self, bytes: &[u8]) -> bool {
+        let Ok(snap) = serde_json::from_slice::<Snapshot>(bytes) else {
+            return false;
+        };
+        let ts = |n: i128| Timestamp::from_nanosecond(n).ok();
+        self.dedup = snap
+            .dedup
+            .into_iter()
+            .filter_map(|(r, k, t, n)| Some(((r, k), (ts(t)?, n))))
+            .collect();
+        self.counts = snap
+            .counts
+            .into_iter()
+            .map(|(r, g, times)| ((r, g), times.into_iter().filter_map(ts).collect()))
+            .collect();
+        self.windows = snap.windows;
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,5 +429,32 @@ mod tests {
             n.judge(p, &mut finding("r", "2026-01-01T00:06:00Z", "a")),
             Verdict::Pending
         );
+    }
+
+    #[test]
+    fn snapshot_round_trip_and_pruning() {
+        let mut n = Noise::new(true);
+        let p = Policy {
+            dedup: Some(Duration::from_secs(3600)),
+            threshold: None,
+        };
+        n.judge(p, &mut finding("r", "2026-01-01T00:00:00Z", "a"));
+        n.judge(p, &mut finding("r", "2026-01-02T00:00:00Z", "b"));
+        let bytes = n.snapshot("2025-12-31T00:00:00Z".parse().unwrap());
+        let mut back = Noise::new(true);
+        assert!(back.restore(&bytes));
+        assert_eq!(
+            back.judge(p, &mut finding("r", "2026-01-01T00:10:00Z", "a")),
+            Verdict::Folded { into: 1 }
+        );
+        // Pruned windows are forgotten.
+        let bytes = n.snapshot("2026-01-01T12:00:00Z".parse().unwrap());
+        let mut pruned = Noise::new(true);
+        assert!(pruned.restore(&bytes));
+        assert_eq!(
+            pruned.judge(p, &mut finding("r", "2026-01-01T00:10:00Z", "a")),
+            Verdict::Emit
+        );
+        assert!(!Noise::new(true).restore(b"garbage"));
     }
 }

@@ -143,6 +143,25 @@ pub fn scan_file(
     }
 }
 
+/// Scans an input already in memory (an S3 object, an SQS message body), named `name`
+/// (`s3://bucket/key`), on the calling thread with that thread's buffers.
+pub fn scan_blob(
+    name: &str,
+    bytes: &[u8],
+    engine: &Engine,
+    filter: &Filter,
+    opts: &Options,
+) -> Report {
+    READER.with_borrow_mut(|reader| match reader.decode(name, bytes, opts.max_size) {
+        Ok(buf) => scan_bytes(name, buf, engine, filter),
+        Err(e) => Report {
+            name: name.to_string(),
+            error: Some(input_reason(&e)),
+            ..Report::default()
+        },
+    })
+}
+
 /// The reason part of an input error (the path is shown separately).
 fn input_reason(e: &InputError) -> String {
     match e {

@@ -5,6 +5,8 @@ mod catalog;
 mod rules;
 mod ruleset;
 mod scan;
+mod state;
+mod watch;
 
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
@@ -29,6 +31,27 @@ enum Command {
     /// List, show, validate and test rules (built-in packs, YAML, Sigma).
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Follow new CloudTrail data (SQS notifications, folders, S3 polling) and report each
+    /// finding exactly once.
+    Watch(Box<watch::WatchArgs>),
+    /// Inspect and prune the watcher's state database.
+    #[command(subcommand)]
+    State(state::StateCommand),
+    /// Check a configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file (with flags and TRAILWATCH_* variables) and print the
+    /// resolved settings, secrets redacted.
+    Check {
+        /// The configuration file.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        args: Box<watch::WatchArgs>,
+    },
 }
 
 /// When to colour output.
@@ -65,6 +88,12 @@ pub fn main() -> ExitCode {
         Command::Catalog(args) => catalog::list(args),
         Command::Explain(args) => catalog::explain(args),
         Command::Rules(cmd) => rules::run(cmd),
+        Command::Watch(args) => watch::run(*args),
+        Command::State(cmd) => state::run(cmd),
+        Command::Config(ConfigCommand::Check { file, mut args }) => {
+            args.config = Some(file);
+            watch::check(*args)
+        }
     };
     match result {
         Ok(code) => code,

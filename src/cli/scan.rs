@@ -23,10 +23,19 @@ const BAD_RECORDS_SHOWN: usize = 5;
 
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
-    /// Files and directories to read (directories recursively). Any mix of S3 delivery files
-    /// (.json.gz), JSON, JSON Lines, EventBridge envelopes and LookupEvents output.
+    /// Files, directories (read recursively) and s3://bucket[/prefix] URLs. Any mix of S3
+    /// delivery files (.json.gz), JSON, JSON Lines, EventBridge envelopes and LookupEvents output.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
+    /// AWS profile for s3:// inputs.
+    #[arg(long, env = "TRAILWATCH_PROFILE", value_name = "NAME")]
+    profile: Option<String>,
+    /// AWS region for s3:// inputs (default: the bucket's own region).
+    #[arg(long, env = "TRAILWATCH_REGION", value_name = "REGION")]
+    aws_region: Option<String>,
+    /// Custom S3 endpoint for s3:// inputs (also AWS_ENDPOINT_URL).
+    #[arg(long, env = "TRAILWATCH_ENDPOINT_URL", value_name = "URL")]
+    endpoint_url: Option<String>,
     /// Output format [default: table on a terminal, jsonl otherwise].
     #[arg(short, long, value_enum)]
     format: Option<Format>,
@@ -98,9 +107,11 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let today = jiff::tz::TimeZone::UTC
         .to_datetime(jiff::Timestamp::now())
         .date();
-    let engine = build_engine(&catalog, loaded.rules, &args)?
-        .with_suppressions(suppressions, today, args.show_suppressed)
-        .with_explanations(&catalog);
+    let engine = std::sync::Arc::new(
+        build_engine(&catalog, loaded.rules, &args)?
+            .with_suppressions(suppressions, today, args.show_suppressed)
+            .with_explanations(&catalog),
+    );
     for s in engine.expired_suppressions() {
         eprintln!(
             "trailwatch: warning: suppression '{}' expired on {} and is ignored",
@@ -115,7 +126,13 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
             .build_global()
             .context("starting worker threads")?;
     }
-    let inputs = file::collect(&args.inputs);
+    let (urls, paths): (Vec<PathBuf>, Vec<PathBuf>) = args
+        .inputs
+        .iter()
+        .cloned()
+        .partition(|p| p.to_str().is_some_and(|s| s.starts_with("s3://")));
+    let urls: Vec<String> = urls.iter().map(|p| p.display().to_string()).collect();
+    let inputs = file::collect(&paths);
     let mut summary = Summary {
         passed_over: inputs.passed_over as u64,
         ..Summary::default()
@@ -147,25 +164,63 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let mut write_error = None;
     let mut noise = Noise::new(args.dedup);
     let mut held = Held::default();
+    let mut handle = |report: crate::scan::Report| {
+        progress.inc(1);
+        progress.suspend(|| print_problems(&report));
+        summary.add(&report);
+        if args.dedup {
+            held.add(report);
+        } else if write_error.is_none()
+            && let Err(e) = report.findings.iter().try_for_each(|f| sink.write(f))
+        {
+            write_error = Some(e);
+        }
+    };
     scan::run(
         &inputs.files,
         &engine,
         &filter,
         &opts,
         &mut noise,
-        |report| {
-            progress.inc(1);
-            progress.suspend(|| print_problems(&report));
-            summary.add(&report);
-            if args.dedup {
-                held.add(report);
-            } else if write_error.is_none()
-                && let Err(e) = report.findings.iter().try_for_each(|f| sink.write(f))
-            {
-                write_error = Some(e);
-            }
-        },
+        &mut handle,
     );
+    if !urls.is_empty() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        let aws_opts = crate::source::aws::AwsOptions {
+            profile: args.profile.clone(),
+            region: args.aws_region.clone(),
+            endpoint_url: args.endpoint_url.clone(),
+        };
+        let scope = crate::source::layout::Scope {
+            accounts: args.account.clone(),
+            regions: args.region.clone(),
+            since: filter.since,
+            until: filter.until,
+        };
+        let listing = rt.block_on(crate::remote::scan(
+            &urls,
+            &aws_opts,
+            &scope,
+            engine.clone(),
+            std::sync::Arc::new(filter.clone()),
+            &opts,
+            |mut report| {
+                scan::apply_noise(&engine, &mut noise, &mut report);
+                handle(report);
+            },
+        ));
+        if !args.quiet {
+            progress.suspend(|| {
+                eprintln!(
+                    "trailwatch: s3: {} object(s) selected with {} list request(s)",
+                    listing.objects, listing.requests
+                )
+            });
+        }
+    }
     progress.finish_and_clear();
     if args.dedup && write_error.is_none() {
         write_error = held.findings.iter().try_for_each(|f| sink.write(f)).err();
@@ -319,7 +374,7 @@ fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
 }
 
 /// Parses sizes such as `512M`, `2G`, `1048576`.
-fn parse_size(s: &str) -> Result<u64, String> {
+pub(super) fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, unit) = s.split_at(split);

@@ -166,6 +166,40 @@ impl Reader {
     }
 }
 
+impl Reader {
+    /// Decodes an input already in memory (an S3 object, a message body): gunzips it when it is
+    /// gzip, and checks the size cap. `name` is used in errors.
+    pub fn decode<'a>(
+        &'a mut self,
+        name: &str,
+        bytes: &'a [u8],
+        cap: u64,
+    ) -> Result<&'a [u8], InputError> {
+        if !is_gzip(bytes) {
+            if bytes.len() as u64 > cap {
+                return Err(InputError::TooLarge {
+                    path: name.to_string(),
+                    cap,
+                });
+            }
+            return Ok(bytes);
+        }
+        let inflater = self
+            .inflater
+            .get_or_insert_with(libdeflater::Decompressor::new);
+        let n = gunzip(inflater, bytes, &mut self.out, cap).map_err(|e| match e {
+            GunzipError::TooLarge => InputError::TooLarge {
+                path: name.to_string(),
+                cap,
+            },
+            GunzipError::Corrupt => InputError::Gzip {
+                path: name.to_string(),
+            },
+        })?;
+        Ok(&self.out[..n])
+    }
+}
+
 /// Whether bytes start with the gzip magic number.
 pub fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0x1f, 0x8b])

@@ -1,5 +1,7 @@
 //! Integration tests: one binary, one module per area.
 
+/// The moto S3/SQS/SNS server the protocol tests talk to.
+mod aws;
 /// Helpers shared by the modules: paths, the binary, fixtures.
 mod support;
 
@@ -15,3 +17,5 @@ mod guide;
 mod rules;
 /// Container shapes and bad inputs, through the CLI.
 mod shapes;
+/// S3 scans and `watch` against the moto server; folders; configuration.
+mod watch;

@@ -1,0 +1,351 @@
+//! `trailwatch watch` and `trailwatch config check`: settings from flags, `TRAILWATCH_*`
+//! environment variables and the configuration file, in that order of precedence.
+
+use super::UsageError;
+use super::ruleset::{RuleArgs, load_suppressions};
+use crate::catalog::Catalog;
+use crate::config::{self, Config};
+use crate::engine::{Engine, Filter};
+use crate::noise::Suppression;
+use crate::rules::packs;
+use crate::scan::Options;
+use crate::source::aws::AwsOptions;
+use crate::watch::{self, OnMissing, Output, Settings};
+use anyhow::{Context, Result};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Options of `watch` (and what `config check` resolves).
+#[derive(Debug, Clone, clap::Args)]
+pub struct WatchArgs {
+    /// Configuration file (TOML; see docs/watch.md).
+    #[arg(long, env = "TRAILWATCH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// SQS queue URL receiving S3, SNS or EventBridge notifications. Repeatable.
+    #[arg(
+        long,
+        env = "TRAILWATCH_SQS",
+        value_delimiter = ',',
+        value_name = "URL"
+    )]
+    pub sqs: Vec<String>,
+    /// Local folder to follow: files that appear in it are read. Repeatable.
+    #[arg(
+        long,
+        env = "TRAILWATCH_DIR",
+        value_delimiter = ',',
+        value_name = "PATH"
+    )]
+    pub dir: Vec<PathBuf>,
+    /// S3 prefix to poll without notifications (s3://bucket/prefix). Repeatable.
+    #[arg(long, env = "TRAILWATCH_S3", value_delimiter = ',', value_name = "URL")]
+    pub s3: Vec<String>,
+    /// How often --s3 prefixes are listed [default: 60s].
+    #[arg(long, env = "TRAILWATCH_INTERVAL", value_name = "DURATION")]
+    pub interval: Option<String>,
+    /// How far back --s3 polling looks for objects not yet read [default: 2d].
+    #[arg(long, env = "TRAILWATCH_LOOKBACK", value_name = "DURATION")]
+    pub lookback: Option<String>,
+    /// State database [default: $XDG_STATE_HOME/trailwatch/state.db].
+    #[arg(long, env = "TRAILWATCH_STATE", value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Keep processed inputs and delivered findings this long [default: 30d].
+    #[arg(long, env = "TRAILWATCH_RETENTION", value_name = "DURATION")]
+    pub retention: Option<String>,
+    /// Write findings (JSON Lines) to this file instead of standard output ("-": stdout).
+    #[arg(short, long, env = "TRAILWATCH_OUTPUT", value_name = "FILE")]
+    pub output: Option<String>,
+    /// AWS profile.
+    #[arg(long, env = "TRAILWATCH_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+    /// AWS region (default: from the environment or profile; queue URLs carry their own).
+    #[arg(long, env = "TRAILWATCH_REGION", value_name = "REGION")]
+    pub region: Option<String>,
+    /// Custom AWS endpoint (also AWS_ENDPOINT_URL).
+    #[arg(long, env = "TRAILWATCH_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Inputs fetched and scanned at once [default: 16].
+    #[arg(long, env = "TRAILWATCH_CONCURRENCY", value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// SQS visibility kept on messages being worked on [default: 5m].
+    #[arg(long, env = "TRAILWATCH_VISIBILITY", value_name = "DURATION")]
+    pub visibility: Option<String>,
+    /// How long an unreadable message stays hidden before SQS offers it again [default: 5m].
+    #[arg(long, env = "TRAILWATCH_POISON_BACKOFF", value_name = "DURATION")]
+    pub poison_backoff: Option<String>,
+    /// What to do when a notified object no longer exists [default: ack].
+    #[arg(long, env = "TRAILWATCH_ON_MISSING", value_enum)]
+    pub on_missing: Option<OnMissing>,
+    /// How often a status line is logged [default: 60s].
+    #[arg(long, env = "TRAILWATCH_STATUS_EVERY", value_name = "DURATION")]
+    pub status_every: Option<String>,
+    /// Largest decompressed size of one input [default: 512M].
+    #[arg(long, env = "TRAILWATCH_MAX_SIZE", value_name = "SIZE")]
+    pub max_size: Option<String>,
+    /// Exit after this long without work instead of running until a signal.
+    #[arg(long, value_name = "DURATION")]
+    pub idle_exit: Option<String>,
+    /// Log level: error, warn, info, debug, trace (also TRAILWATCH_LOG, which accepts filters).
+    #[arg(
+        long,
+        env = "TRAILWATCH_LOG",
+        default_value = "info",
+        value_name = "LEVEL"
+    )]
+    pub log: String,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// Suppression file (YAML). Repeatable.
+    #[arg(
+        long,
+        env = "TRAILWATCH_SUPPRESS",
+        value_delimiter = ',',
+        value_name = "FILE"
+    )]
+    pub suppress: Vec<PathBuf>,
+}
+
+/// Settings resolved from flags, environment and the config file, with the rules.
+pub struct Resolved {
+    pub settings: Settings,
+    pub rules: RuleArgs,
+    pub suppress: Vec<PathBuf>,
+    pub inline_suppressions: Vec<serde_json::Value>,
+}
+
+fn duration(text: &str, what: &str) -> Result<Duration> {
+    crate::rules::yaml::parse_duration(text).ok_or_else(|| {
+        UsageError(format!(
+            "{what}: '{text}' is not a duration (30s, 10m, 1h, 7d)"
+        ))
+        .into()
+    })
+}
+
+/// Merges flags (and their environment variables) over the config file over defaults.
+pub fn resolve(args: &WatchArgs) -> Result<Resolved> {
+    let file = match &args.config {
+        Some(p) => Config::load(p).map_err(|e| UsageError(e.to_string()))?,
+        None => Config::default(),
+    };
+    let pick = |flag: &Option<String>, conf: &Option<String>, default: &str| -> String {
+        flag.clone()
+            .or_else(|| conf.clone())
+            .unwrap_or_else(|| default.to_string())
+    };
+    let or_conf = |flag: &Vec<String>, conf: &Vec<String>| {
+        if flag.is_empty() {
+            conf.clone()
+        } else {
+            flag.clone()
+        }
+    };
+    let sqs = or_conf(&args.sqs, &file.sources.sqs);
+    let s3 = or_conf(&args.s3, &file.sources.s3);
+    let dirs = if args.dir.is_empty() {
+        file.sources.dirs.clone()
+    } else {
+        args.dir.clone()
+    };
+    if sqs.is_empty() && dirs.is_empty() && s3.is_empty() {
+        return Err(UsageError(
+            "nothing to watch: give --sqs, --dir or --s3 (or [sources] in the config)".into(),
+        )
+        .into());
+    }
+    for u in &s3 {
+        if crate::source::s3::parse_url(u).is_none() {
+            return Err(UsageError(format!("--s3 {u}: expected s3://bucket[/prefix]")).into());
+        }
+    }
+    let output = match pick(&args.output, &file.watch.output, "-").as_str() {
+        "-" => Output::Stdout,
+        p => Output::File(PathBuf::from(p)),
+    };
+    let on_missing = match (args.on_missing, file.watch.on_missing.as_deref()) {
+        (Some(m), _) => m,
+        (None, None | Some("ack")) => OnMissing::Ack,
+        (None, Some("retry")) => OnMissing::Retry,
+        (None, Some(other)) => {
+            return Err(UsageError(format!("watch.on_missing: '{other}' (ack or retry)")).into());
+        }
+    };
+    let max_size = pick(&args.max_size, &file.watch.max_size, "512M");
+    let max_size = super::scan::parse_size(&max_size)
+        .map_err(|e| UsageError(format!("max size '{max_size}': {e}")))?;
+    let settings = Settings {
+        sqs,
+        dirs,
+        s3,
+        interval: duration(
+            &pick(&args.interval, &file.sources.interval, "60s"),
+            "interval",
+        )?,
+        dir_interval: Duration::from_millis(500),
+        lookback: duration(
+            &pick(&args.lookback, &file.sources.lookback, "2d"),
+            "lookback",
+        )?,
+        state: args
+            .state
+            .clone()
+            .or(file.state.path.clone())
+            .unwrap_or_else(config::default_state_path),
+        retention: duration(
+            &pick(&args.retention, &file.state.retention, "30d"),
+            "retention",
+        )?,
+        aws: AwsOptions {
+            profile: args.profile.clone().or(file.aws.profile.clone()),
+            region: args.region.clone().or(file.aws.region.clone()),
+            endpoint_url: args.endpoint_url.clone().or(file.aws.endpoint_url.clone()),
+        },
+        scan: Options { max_size },
+        concurrency: args
+            .concurrency
+            .or(file.watch.concurrency)
+            .unwrap_or(16)
+            .max(1),
+        visibility: duration(
+            &pick(&args.visibility, &file.watch.visibility, "5m"),
+            "visibility",
+        )?,
+        poison_backoff: duration(
+            &pick(&args.poison_backoff, &file.watch.poison_backoff, "5m"),
+            "poison backoff",
+        )?,
+        on_missing,
+        output,
+        status_every: duration(
+            &pick(&args.status_every, &file.watch.status_every, "60s"),
+            "status interval",
+        )?,
+        idle_exit: args
+            .idle_exit
+            .as_deref()
+            .map(|d| duration(d, "idle exit"))
+            .transpose()?,
+    };
+    let mut rules = args.rules.clone();
+    if rules.packs.is_empty() {
+        rules.packs = file.rules.packs.clone();
+    }
+    if rules.rule_paths.is_empty() {
+        rules.rule_paths = file.rules.files.clone();
+    }
+    if rules.sigma.is_empty() {
+        rules.sigma = file.rules.sigma.clone();
+    }
+    let suppress = if args.suppress.is_empty() {
+        file.rules.suppress.clone()
+    } else {
+        args.suppress.clone()
+    };
+    Ok(Resolved {
+        settings,
+        rules,
+        suppress,
+        inline_suppressions: file.inline_suppressions(),
+    })
+}
+
+/// Loads rules and suppressions into an engine; any rule error is a usage error.
+fn engine(r: &Resolved) -> Result<Engine> {
+    let catalog = Catalog::builtin().context("loading the built-in catalog")?;
+    let loaded = r.rules.load(&catalog, packs::DEFAULT)?;
+    for e in &loaded.errors {
+        let kind = if e.is_unsupported() {
+            "warning"
+        } else {
+            "error"
+        };
+        eprintln!("trailwatch: {kind}: {e}");
+    }
+    if loaded.errors.iter().any(|e| !e.is_unsupported()) {
+        return Err(UsageError("rule errors (see above)".into()).into());
+    }
+    let mut suppressions = load_suppressions(&r.suppress)?;
+    for (i, v) in r.inline_suppressions.iter().enumerate() {
+        suppressions.push(
+            Suppression::from_value(v)
+                .map_err(|e| UsageError(format!("config suppression {}: {e}", i + 1)))?,
+        );
+    }
+    let today = jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date();
+    Ok(Engine::new(loaded.rules)
+        .with_suppressions(suppressions, today, false)
+        .with_explanations(&catalog))
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+}
+
+pub fn run(args: WatchArgs) -> Result<ExitCode> {
+    init_logging(&args.log);
+    let resolved = resolve(&args)?;
+    let engine = engine(&resolved)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let settings = resolved.settings;
+    tracing::info!(
+        "watching: {} queue(s), {} folder(s), {} S3 prefix(es); {} rule(s); state {}",
+        settings.sqs.len(),
+        settings.dirs.len(),
+        settings.s3.len(),
+        engine.rules().len(),
+        settings.state.display()
+    );
+    let summary = rt.block_on(watch::run(settings, engine, Filter::default()))?;
+    tracing::info!(
+        "stopped: {} input(s) read, {} skipped as already recorded, {} record(s), {} new finding(s), {} repeated, {} error(s)",
+        summary.inputs,
+        summary.skipped,
+        summary.records,
+        summary.findings,
+        summary.duplicates,
+        summary.errors
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `trailwatch config check`: validates the configuration and prints what it resolves to.
+pub fn check(args: WatchArgs) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    let resolved = resolve(&args)?;
+    let engine = engine(&resolved)?;
+    let s = &resolved.settings;
+    let redact = |v: &Option<String>| v.as_deref().map(config::redact_url);
+    let shown = serde_json::json!({
+        "sources": {"sqs": s.sqs.iter().map(|u| config::redact_url(u)).collect::<Vec<_>>(),
+                    "dirs": s.dirs, "s3": s.s3,
+                    "interval": format!("{:?}", s.interval), "lookback": format!("{:?}", s.lookback)},
+        "aws": {"profile": s.aws.profile, "region": s.aws.region,
+                "endpoint_url": redact(&s.aws.endpoint_url)},
+        "rules": {"packs": resolved.rules.packs, "files": resolved.rules.rule_paths,
+                  "sigma": resolved.rules.sigma, "loaded": engine.rules().len(),
+                  "suppression_files": resolved.suppress,
+                  "inline_suppressions": resolved.inline_suppressions.len()},
+        "state": {"path": s.state, "retention": format!("{:?}", s.retention)},
+        "watch": {"output": match &s.output { Output::Stdout => "-".to_string(), Output::File(p) => p.display().to_string() },
+                  "concurrency": s.concurrency, "visibility": format!("{:?}", s.visibility),
+                  "poison_backoff": format!("{:?}", s.poison_backoff),
+                  "on_missing": format!("{:?}", s.on_missing).to_lowercase(),
+                  "status_every": format!("{:?}", s.status_every), "max_size": s.scan.max_size},
+    });
+    writeln!(out, "{}", serde_json::to_string_pretty(&shown)?)?;
+    Ok(ExitCode::SUCCESS)
+}

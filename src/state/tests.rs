@@ -1,0 +1,123 @@
+use super::*;
+
+fn finding(key: &str) -> NewFinding {
+    NewFinding {
+        key: key.into(),
+        rule_id: "r".into(),
+        event_time: Some("2026-11-20T10:00:00Z".into()),
+        body: format!("{{\"k\":\"{key}\"}}"),
+    }
+}
+
+fn input(source: &str) -> InputDone {
+    InputDone {
+        source: source.into(),
+        version: "v1".into(),
+        records: 3,
+        error: None,
+    }
+}
+
+#[test]
+fn findings_are_recorded_once_and_queued_per_sink() {
+    let mut s = Store::open_in_memory().unwrap();
+    let sinks = vec!["stdout".to_string(), "slack".to_string()];
+    assert!(!s.is_done("s3://b/k1", "v1").unwrap());
+    let n = s
+        .commit_input(
+            &input("s3://b/k1"),
+            &[finding("a"), finding("b")],
+            &sinks,
+            Some(b"n1"),
+        )
+        .unwrap();
+    assert_eq!(n, 2);
+    assert!(s.is_done("s3://b/k1", "v1").unwrap());
+    assert!(!s.is_done("s3://b/k1", "v2").unwrap());
+    // The same record in another object: recorded once.
+    let n = s
+        .commit_input(
+            &input("s3://b/k2"),
+            &[finding("b"), finding("c")],
+            &sinks,
+            None,
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(s.noise().unwrap().as_deref(), Some(&b"n1"[..]));
+    let pending = s.pending("stdout", 10).unwrap();
+    assert_eq!(pending.len(), 3);
+    assert_eq!(pending[0].body, "{\"k\":\"a\"}");
+    s.delivered(
+        "stdout",
+        &[pending[0].finding_id, pending[1].finding_id],
+        Some(42),
+    )
+    .unwrap();
+    assert_eq!(s.pending("stdout", 10).unwrap().len(), 1);
+    assert_eq!(s.pending("slack", 10).unwrap().len(), 3);
+    assert_eq!(s.cursor("stdout").unwrap(), Some(42));
+    assert_eq!(s.cursor("slack").unwrap(), None);
+}
+
+#[test]
+fn failures_retry_later_then_dead_letter() {
+    let mut s = Store::open_in_memory().unwrap();
+    let sinks = vec!["hook".to_string()];
+    s.commit_input(&input("x"), &[finding("a")], &sinks, None)
+        .unwrap();
+    let id = s.pending("hook", 10).unwrap()[0].finding_id;
+    s.failed("hook", id, "500", now_secs() + 3600, false)
+        .unwrap();
+    assert!(s.pending("hook", 10).unwrap().is_empty(), "not due yet");
+    s.failed("hook", id, "500 again", 0, true).unwrap();
+    let dead = s.dead_letters().unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].attempts, 2);
+    assert_eq!(dead[0].error, "500 again");
+    assert_eq!(s.retry_dead_letters().unwrap(), 1);
+    assert_eq!(s.pending("hook", 10).unwrap().len(), 1);
+    assert!(s.dead_letters().unwrap().is_empty());
+}
+
+#[test]
+fn prune_keeps_undelivered_findings() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.commit_input(&input("x"), &[finding("a")], &["hook".to_string()], None)
+        .unwrap();
+    s.commit_input(&input("y"), &[finding("b")], &[], None)
+        .unwrap();
+    let p = s.prune(now_secs() + 10).unwrap();
+    assert_eq!(
+        p,
+        Pruned {
+            inputs: 2,
+            findings: 1
+        }
+    );
+    assert_eq!(s.pending("hook", 10).unwrap().len(), 1);
+    let info = s.info().unwrap();
+    assert_eq!((info.inputs, info.findings), (0, 1));
+}
+
+#[test]
+fn reopening_keeps_state_and_refuses_newer_schemas() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep/state.db");
+    {
+        let mut s = Store::open(&path).unwrap();
+        s.commit_input(&input("x"), &[finding("a")], &[], None)
+            .unwrap();
+    }
+    let s = Store::open(&path).unwrap();
+    assert!(s.is_done("x", "v1").unwrap());
+    assert_eq!(s.info().unwrap().schema_version, VERSION);
+    drop(s);
+    let conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", VERSION + 1)
+        .unwrap();
+    drop(conn);
+    let err = Store::open(&path).err().unwrap();
+    assert!(matches!(err, StateError::TooNew { .. }), "{err}");
+    assert!(err.to_string().contains("state.db"));
+}

@@ -1,0 +1,239 @@
+//! The committer: one thread that applies dedup and thresholds in commit order, records each
+//! input with its findings in the state store, writes new findings to the output, and then
+//! releases the input's acknowledgement.
+//!
+//! Output is delivered from the store's outbox. A file output is exactly-once across crashes: the
+//! store keeps the file's length after each delivered batch (written after `fsync`), and on start
+//! the file is cut back to that length before the outbox is delivered again. Standard output
+//! cannot be taken back, so a crash between writing and recording may repeat the last batch there.
+
+use super::{Outcome, Shared, Work, forget};
+use crate::noise::Noise;
+use crate::scan::{self, Report};
+use crate::state::{InputDone, NewFinding, Store};
+use anyhow::Context;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// Where `watch` writes findings (JSON Lines).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Stdout,
+    File(PathBuf),
+}
+
+impl Output {
+    /// The sink's name in the outbox.
+    pub fn sink(&self) -> String {
+        match self {
+            Output::Stdout => "stdout".into(),
+            Output::File(p) => format!("file:{}", p.display()),
+        }
+    }
+}
+
+struct Writer {
+    output: Output,
+    sink: String,
+    file: Option<std::fs::File>,
+}
+
+impl Writer {
+    fn open(output: &Output, store: &Store) -> anyhow::Result<Writer> {
+        let sink = output.sink();
+        let file = match output {
+            Output::Stdout => None,
+            Output::File(path) => {
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .read(true)
+                    .open(path)
+                    .with_context(|| format!("opening the output {}", path.display()))?;
+                let len = f.metadata()?.len() as i64;
+                if let Some(cursor) = store.cursor(&sink)?
+                    && cursor < len
+                {
+                    // Written but not recorded before a crash: those findings are still in the
+                    // outbox and are written again below.
+                    f.set_len(cursor as u64)
+                        .with_context(|| format!("truncating {}", path.display()))?;
+                }
+                Some(f)
+            }
+        };
+        Ok(Writer {
+            output: output.clone(),
+            sink,
+            file,
+        })
+    }
+
+    /// Writes everything waiting in the outbox for this output.
+    fn deliver(&mut self, store: &mut Store) -> anyhow::Result<usize> {
+        let mut total = 0;
+        loop {
+            let batch = store.pending(&self.sink, 1000)?;
+            if batch.is_empty() {
+                return Ok(total);
+            }
+            let mut text = String::new();
+            for p in &batch {
+                text.push_str(&p.body);
+                text.push('\n');
+            }
+            let ids: Vec<i64> = batch.iter().map(|p| p.finding_id).collect();
+            let cursor = match &mut self.file {
+                None => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(text.as_bytes())
+                        .and_then(|_| out.flush())
+                        .context("writing findings to stdout")?;
+                    None
+                }
+                Some(f) => {
+                    f.write_all(text.as_bytes())
+                        .and_then(|_| f.sync_data())
+                        .with_context(|| format!("writing findings to {:?}", self.output))?;
+                    Some(f.metadata()?.len() as i64)
+                }
+            };
+            store.delivered(&self.sink, &ids, cursor)?;
+            total += batch.len();
+        }
+    }
+}
+
+/// Starts the committer thread; it runs until every worker is gone.
+pub(super) fn start(
+    shared: Arc<Shared>,
+    rx: std::sync::mpsc::Receiver<(Work, Report)>,
+) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    let (mut writer, mut noise) = {
+        let store = shared
+            .store
+            .lock()
+            .map_err(|_| anyhow::anyhow!("state store lock poisoned"))?;
+        let writer = Writer::open(&shared.settings.output, &store)?;
+        let mut noise = Noise::new(true);
+        if let Some(bytes) = store.noise()?
+            && !noise.restore(&bytes)
+        {
+            tracing::warn!("stored dedup and threshold state unreadable; starting afresh");
+        }
+        (writer, noise)
+    };
+    // Findings recorded before a crash but not yet written.
+    if let Ok(mut store) = shared.store.lock() {
+        writer.deliver(&mut store)?;
+    }
+    let keep = longest_window(&shared);
+    let sinks = vec![writer.sink.clone()];
+    Ok(std::thread::spawn(move || {
+        let mut newest: Option<jiff::Timestamp> = None;
+        for (work, mut report) in rx {
+            scan::apply_noise(&shared.engine, &mut noise, &mut report);
+            let mut findings = Vec::with_capacity(report.findings.len());
+            for f in &report.findings {
+                if let Some(t) = f.time {
+                    newest = Some(newest.map_or(t, |n| n.max(t)));
+                }
+                findings.push(NewFinding {
+                    key: f.identity(),
+                    rule_id: f.rule_id.clone(),
+                    event_time: f.event_time.clone(),
+                    body: serde_json::to_string(f).unwrap_or_default(),
+                });
+            }
+            let problems = report_problems(&report);
+            let input = InputDone {
+                source: work.name.clone(),
+                version: work.version.clone(),
+                records: report.records,
+                error: problems.first().cloned(),
+            };
+            let keep_after = newest
+                .and_then(|n| n.checked_sub(keep).ok())
+                .unwrap_or(jiff::Timestamp::MIN);
+            let snapshot = noise.snapshot(keep_after);
+            let result = shared.store.lock().map_err(|_| ()).and_then(|mut store| {
+                let fresh = store
+                    .commit_input(&input, &findings, &sinks, Some(&snapshot))
+                    .map_err(|e| tracing::error!("{e}"))?;
+                let written = writer
+                    .deliver(&mut store)
+                    .map_err(|e| tracing::error!("{e:#}"))?;
+                Ok((fresh, written))
+            });
+            forget(&shared, &work.name);
+            shared.touch();
+            let stats = &shared.stats;
+            match result {
+                Ok((fresh, _)) => {
+                    stats.inputs.fetch_add(1, Ordering::Relaxed);
+                    stats.records.fetch_add(report.records, Ordering::Relaxed);
+                    stats.findings.fetch_add(fresh as u64, Ordering::Relaxed);
+                    stats
+                        .duplicates
+                        .fetch_add((findings.len() - fresh) as u64, Ordering::Relaxed);
+                    if let Some(n) = newest {
+                        stats
+                            .newest_event
+                            .fetch_max(n.as_second().max(0) as u64, Ordering::Relaxed);
+                    }
+                    for p in &problems {
+                        stats.errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!("{p}");
+                    }
+                    tracing::debug!(
+                        input = %work.name,
+                        records = report.records,
+                        findings = fresh,
+                        "recorded"
+                    );
+                    shared.finish(&work.ticket, Outcome::Done);
+                }
+                Err(()) => {
+                    // The store is unusable: stop rather than acknowledge unrecorded work.
+                    shared.finish(&work.ticket, Outcome::Failed);
+                    shared.stop.store(true, Ordering::SeqCst);
+                    shared.stopped.notify_waiters();
+                }
+            }
+        }
+    }))
+}
+
+/// What could not be read in an input, one line each, naming it.
+fn report_problems(report: &Report) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(e) = &report.error {
+        out.push(format!("{}: {e}", report.name));
+    }
+    for (loc, e) in &report.bad_records {
+        out.push(format!("{loc}: {e}"));
+    }
+    out
+}
+
+/// How long dedup windows and threshold counters must be kept, from the loaded rules.
+fn longest_window(shared: &Shared) -> jiff::SignedDuration {
+    let longest = shared
+        .engine
+        .rules()
+        .iter()
+        .flat_map(|r| {
+            r.dedup
+                .iter()
+                .map(|d| d.window)
+                .chain(r.threshold.iter().map(|t| t.window * 4))
+        })
+        .max()
+        .unwrap_or_default();
+    jiff::SignedDuration::try_from(longest)
+        .unwrap_or(jiff::SignedDuration::from_hours(24))
+        .checked_add(jiff::SignedDuration::from_hours(1))
+        .unwrap_or(jiff::SignedDuration::MAX)
+}

@@ -1,0 +1,435 @@
+//! `trailwatch watch`: follows new CloudTrail data in real time and records every finding exactly
+//! once.
+//!
+//! Sources ([`sources`]: SQS queues, local folders, S3 polling) put [`Work`] on a bounded queue,
+//! which is the backpressure: a source waits when the workers are busy. Workers fetch and scan in
+//! parallel. One committer thread ([`commit`]) applies dedup windows and thresholds in commit
+//! order, records each input with its findings in the state store in one transaction, writes the
+//! findings to the output, and only then lets the source acknowledge the input (an SQS message is
+//! deleted when every object it named has been recorded). A crash at any point leaves either an
+//! unacknowledged input, which is read again, or a recorded one, which is skipped; findings are
+//! keyed by rule and event, so nothing is reported twice.
+
+mod commit;
+mod sources;
+
+use crate::engine::{Engine, Filter};
+use crate::scan::{Options, Report};
+use crate::source::aws::{self, AwsOptions};
+use crate::source::s3;
+use crate::state::Store;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc};
+
+pub use commit::Output;
+
+/// Everything `watch` needs besides the rules.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub sqs: Vec<String>,
+    pub dirs: Vec<PathBuf>,
+    pub s3: Vec<String>,
+    /// How often `--s3` prefixes are listed, and `--dir` folders looked at.
+    pub interval: Duration,
+    pub dir_interval: Duration,
+    /// How far back `--s3` polling looks for objects not yet processed.
+    pub lookback: Duration,
+    pub state: PathBuf,
+    /// Processed inputs and delivered findings older than this are pruned.
+    pub retention: Duration,
+    pub aws: AwsOptions,
+    pub scan: Options,
+    /// Inputs fetched and scanned at once.
+    pub concurrency: usize,
+    /// SQS visibility timeout kept on messages being worked on.
+    pub visibility: Duration,
+    /// How long a message whose body cannot be understood stays invisible before SQS hands it out
+    /// again (and eventually moves it to the dead-letter queue by its redrive policy).
+    pub poison_backoff: Duration,
+    /// What to do with a notification for an object that no longer exists.
+    pub on_missing: OnMissing,
+    pub output: Output,
+    pub status_every: Duration,
+    /// Stop after this long without work (tests, scheduled runs); `None` runs until a signal.
+    pub idle_exit: Option<Duration>,
+}
+
+/// Policy for notifications of objects deleted before they could be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnMissing {
+    /// Report it, record the input as unreadable, and delete the message.
+    Ack,
+    /// Report it and leave the message for the queue's redrive policy.
+    Retry,
+}
+
+/// Where a piece of work comes from.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    S3 {
+        bucket: String,
+        key: String,
+    },
+    /// A message body holding records (EventBridge), scanned like a file.
+    Inline(String),
+    File(PathBuf),
+}
+
+/// One input to read, with what acknowledges it.
+#[derive(Debug, Clone)]
+pub struct Work {
+    /// The input's name: `s3://bucket/key`, a path, or `sqs://queue/message-id`.
+    pub name: String,
+    /// The version recorded in the state store (ETag, sequencer, size and mtime).
+    pub version: String,
+    pub origin: Origin,
+    pub ticket: Option<Arc<Ticket>>,
+}
+
+/// What a finished piece of work tells its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Recorded (or already recorded): the source may acknowledge.
+    Done,
+    /// Not recorded (transient failure, or shutdown): the source must not acknowledge.
+    Failed,
+}
+
+/// An SQS message's acknowledgement, shared by the pieces of work it announced.
+#[derive(Debug)]
+pub struct Ticket {
+    pub message_id: String,
+    pub receipt: String,
+    remaining: AtomicUsize,
+    failed: AtomicBool,
+    queue: usize,
+}
+
+/// Counters for the status line and the final summary.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub inputs: AtomicU64,
+    pub skipped: AtomicU64,
+    pub records: AtomicU64,
+    pub findings: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub errors: AtomicU64,
+    pub messages: AtomicU64,
+    pub poison: AtomicU64,
+    /// Newest event time of a recorded finding, in seconds.
+    pub newest_event: AtomicU64,
+}
+
+/// The shared parts of a running watcher.
+pub(crate) struct Shared {
+    pub settings: Settings,
+    pub engine: Arc<Engine>,
+    pub filter: Arc<Filter>,
+    pub store: Mutex<Store>,
+    pub stats: Stats,
+    pub stop: AtomicBool,
+    pub stopped: Notify,
+    /// Inputs queued or being worked on (never queued twice).
+    pub in_flight: Mutex<std::collections::HashSet<String>>,
+    /// Tickets whose work finished: (queue index, ticket, outcome), for the SQS sources.
+    pub acks: Vec<mpsc::UnboundedSender<(Arc<Ticket>, Outcome)>>,
+    pub last_activity: Mutex<std::time::Instant>,
+    pub s3: Option<aws_sdk_s3::Client>,
+}
+
+impl Shared {
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    pub fn touch(&self) {
+        if let Ok(mut t) = self.last_activity.lock() {
+            *t = std::time::Instant::now();
+        }
+    }
+
+    /// Marks one piece of a ticket's work finished; the last one hands the ticket back to its
+    /// queue to be deleted (all done) or released (something failed).
+    pub fn finish(&self, ticket: &Option<Arc<Ticket>>, outcome: Outcome) {
+        let Some(t) = ticket else { return };
+        if outcome == Outcome::Failed {
+            t.failed.store(true, Ordering::SeqCst);
+        }
+        if t.remaining.fetch_sub(1, Ordering::SeqCst) == 1 {
+            let outcome = if t.failed.load(Ordering::SeqCst) {
+                Outcome::Failed
+            } else {
+                Outcome::Done
+            };
+            if let Some(tx) = self.acks.get(t.queue) {
+                let _ = tx.send((t.clone(), outcome));
+            }
+        }
+    }
+}
+
+/// The watcher's exit: what it did.
+pub struct Summary {
+    pub inputs: u64,
+    pub skipped: u64,
+    pub records: u64,
+    pub findings: u64,
+    pub duplicates: u64,
+    pub errors: u64,
+}
+
+/// Runs the watcher until SIGINT/SIGTERM (or `idle_exit`). Errors are returned only for what
+/// prevents starting (state store, output, AWS configuration); everything after is logged.
+pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::Result<Summary> {
+    let store = Store::open(&settings.state)?;
+    let conf = aws::sdk_config(&settings.aws).await;
+    let needs_s3 = !settings.sqs.is_empty() || !settings.s3.is_empty();
+    let s3_client = needs_s3.then(|| aws::s3_client(&conf, None));
+    let (ack_txs, ack_rxs): (Vec<_>, Vec<_>) = settings
+        .sqs
+        .iter()
+        .map(|_| mpsc::unbounded_channel())
+        .unzip();
+    let shared = Arc::new(Shared {
+        engine: Arc::new(engine),
+        filter: Arc::new(filter),
+        store: Mutex::new(store),
+        stats: Stats::default(),
+        stop: AtomicBool::new(false),
+        stopped: Notify::new(),
+        in_flight: Mutex::new(Default::default()),
+        acks: ack_txs,
+        last_activity: Mutex::new(std::time::Instant::now()),
+        s3: s3_client,
+        settings,
+    });
+    let (work_tx, work_rx) = mpsc::channel::<Work>(shared.settings.concurrency * 2);
+    let (done_tx, done_rx) =
+        std::sync::mpsc::sync_channel::<(Work, Report)>(shared.settings.concurrency * 2);
+    let committer = commit::start(shared.clone(), done_rx)?;
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, (url, acks)) in shared
+        .settings
+        .sqs
+        .clone()
+        .into_iter()
+        .zip(ack_rxs)
+        .enumerate()
+    {
+        let region = aws::queue_region(&url).map(str::to_string);
+        let queue = crate::source::sqs::Queue::new(aws::sqs_client(&conf, region.as_deref()), &url);
+        tasks.spawn(sources::sqs(
+            shared.clone(),
+            queue,
+            i,
+            acks,
+            work_tx.clone(),
+        ));
+    }
+    for dir in shared.settings.dirs.clone() {
+        tasks.spawn(sources::dir(shared.clone(), dir, work_tx.clone()));
+    }
+    for url in shared.settings.s3.clone() {
+        tasks.spawn(sources::s3_poll(shared.clone(), url, work_tx.clone()));
+    }
+    drop(work_tx);
+    tasks.spawn(status(shared.clone()));
+    let workers = tokio::spawn(workers(shared.clone(), work_rx, done_tx));
+
+    wait_for_stop(&shared).await;
+    tracing::info!("stopping: finishing work in progress");
+    shared.stop.store(true, Ordering::SeqCst);
+    shared.stopped.notify_waiters();
+    // Sources stop taking new work; workers drain what is queued; the committer records it.
+    let _ = workers.await;
+    while tasks.join_next().await.is_some() {}
+    let _ = tokio::task::spawn_blocking(move || committer.join()).await;
+    let s = &shared.stats;
+    Ok(Summary {
+        inputs: s.inputs.load(Ordering::SeqCst),
+        skipped: s.skipped.load(Ordering::SeqCst),
+        records: s.records.load(Ordering::SeqCst),
+        findings: s.findings.load(Ordering::SeqCst),
+        duplicates: s.duplicates.load(Ordering::SeqCst),
+        errors: s.errors.load(Ordering::SeqCst),
+    })
+}
+
+async fn wait_for_stop(shared: &Shared) {
+    let idle = async {
+        let Some(limit) = shared.settings.idle_exit else {
+            return std::future::pending().await;
+        };
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let quiet = shared
+                .last_activity
+                .lock()
+                .map(|t| t.elapsed() >= limit)
+                .unwrap_or(true);
+            let busy = shared
+                .in_flight
+                .lock()
+                .map(|s| !s.is_empty())
+                .unwrap_or(false);
+            if quiet && !busy {
+                return;
+            }
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+        _ = idle => {}
+    }
+}
+
+/// Fetches and scans work on `concurrency` tasks at once, handing reports to the committer.
+async fn workers(
+    shared: Arc<Shared>,
+    mut rx: mpsc::Receiver<Work>,
+    done: std::sync::mpsc::SyncSender<(Work, Report)>,
+) {
+    let limit = Arc::new(tokio::sync::Semaphore::new(shared.settings.concurrency));
+    let mut running = tokio::task::JoinSet::new();
+    while let Some(work) = rx.recv().await {
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            break;
+        };
+        let (shared, done) = (shared.clone(), done.clone());
+        running.spawn(async move {
+            let _permit = permit;
+            match read(&shared, &work).await {
+                Ok(report) => {
+                    let done = done.clone();
+                    let _ = tokio::task::spawn_blocking(move || done.send((work, report)).is_ok())
+                        .await;
+                }
+                Err(outcome) => {
+                    forget(&shared, &work.name);
+                    shared.finish(&work.ticket, outcome);
+                }
+            }
+        });
+        while running.try_join_next().is_some() {}
+    }
+    while running.join_next().await.is_some() {}
+}
+
+/// Removes an input from the in-flight set.
+pub(crate) fn forget(shared: &Shared, name: &str) {
+    if let Ok(mut s) = shared.in_flight.lock() {
+        s.remove(name);
+    }
+}
+
+/// Reads and scans one input. `Err` means nothing was recorded and the input must be offered
+/// again (`Failed`) or was already recorded (`Done`).
+async fn read(shared: &Arc<Shared>, work: &Work) -> Result<Report, Outcome> {
+    let done = shared
+        .store
+        .lock()
+        .ok()
+        .and_then(|s| s.is_done(&work.name, &work.version).ok())
+        .unwrap_or(false);
+    if done {
+        tracing::debug!(input = %work.name, "already recorded; skipped");
+        shared.stats.skipped.fetch_add(1, Ordering::Relaxed);
+        return Err(Outcome::Done);
+    }
+    let (engine, filter, opts) = (
+        shared.engine.clone(),
+        shared.filter.clone(),
+        shared.settings.scan.clone(),
+    );
+    let name = work.name.clone();
+    let bytes = match &work.origin {
+        Origin::Inline(body) => body.clone().into_bytes(),
+        Origin::File(path) => match tokio::fs::read(path).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!("{}: {e}", path.display());
+                shared.stats.errors.fetch_add(1, Ordering::Relaxed);
+                return Err(Outcome::Failed);
+            }
+        },
+        Origin::S3 { bucket, key } => {
+            let Some(client) = &shared.s3 else {
+                return Err(Outcome::Failed);
+            };
+            match s3::get(client, bucket, key, opts.max_size).await {
+                Ok((b, _)) => b,
+                Err(e @ s3::S3Error::Missing { .. }) => {
+                    tracing::error!("{e}");
+                    shared.stats.errors.fetch_add(1, Ordering::Relaxed);
+                    if shared.settings.on_missing == OnMissing::Retry {
+                        return Err(Outcome::Failed);
+                    }
+                    // Recorded as an unreadable input, so the message can be deleted.
+                    return Ok(Report {
+                        name,
+                        error: Some("no such object".into()),
+                        ..Report::default()
+                    });
+                }
+                Err(e) => {
+                    tracing::error!("{e}; will retry");
+                    shared.stats.errors.fetch_add(1, Ordering::Relaxed);
+                    return Err(Outcome::Failed);
+                }
+            }
+        }
+    };
+    let report = tokio::task::spawn_blocking(move || {
+        crate::scan::scan_blob(&name, &bytes, &engine, &filter, &opts)
+    })
+    .await
+    .map_err(|_| Outcome::Failed)?;
+    Ok(report)
+}
+
+/// Logs a status line every `status_every`.
+async fn status(shared: Arc<Shared>) {
+    let every = shared.settings.status_every;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shared.stopped.notified() => return,
+        }
+        if shared.stopping() {
+            return;
+        }
+        let s = &shared.stats;
+        let newest = s.newest_event.load(Ordering::Relaxed);
+        let lag = (newest > 0)
+            .then(|| jiff::Timestamp::now().as_second() - newest as i64)
+            .map(|l| format!("{l}s"))
+            .unwrap_or_else(|| "-".into());
+        tracing::info!(
+            "status: {} input(s) read, {} skipped as already recorded, {} record(s), {} finding(s) ({} repeated), {} error(s), {} message(s), newest finding's event lag {lag}",
+            s.inputs.load(Ordering::Relaxed),
+            s.skipped.load(Ordering::Relaxed),
+            s.records.load(Ordering::Relaxed),
+            s.findings.load(Ordering::Relaxed),
+            s.duplicates.load(Ordering::Relaxed),
+            s.errors.load(Ordering::Relaxed),
+            s.messages.load(Ordering::Relaxed),
+        );
+    }
+}

@@ -1,0 +1,354 @@
+//! The watcher's sources: SQS queues of notifications, local folders, and S3 prefixes polled
+//! without notifications. Each turns what it sees into [`Work`] and acknowledges it only when the
+//! committer says it is recorded.
+
+use super::{Origin, Outcome, Shared, Ticket, Work};
+use crate::notify::{self, Notice};
+use crate::source::layout::Scope;
+use crate::source::s3;
+use crate::source::sqs::{Message, Queue};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Queues `work` unless the same input is already queued or being worked on.
+async fn offer(shared: &Shared, tx: &mpsc::Sender<Work>, work: Work) -> bool {
+    let fresh = shared
+        .in_flight
+        .lock()
+        .map(|mut s| s.insert(work.name.clone()))
+        .unwrap_or(false);
+    if !fresh {
+        // Being worked on for another message (SQS delivered it twice, or two notifications
+        // name the same object): this message must wait for that work, so it is given back and
+        // will find the input recorded when it returns.
+        shared.finish(&work.ticket, Outcome::Failed);
+        return true;
+    }
+    shared.touch();
+    tx.send(work).await.is_ok()
+}
+
+/// Follows an SQS queue: receives notifications, queues the work they announce, keeps messages
+/// invisible while their work runs, deletes them once it is recorded, and gives them back when
+/// it failed or the watcher stops first.
+pub(super) async fn sqs(
+    shared: Arc<Shared>,
+    queue: Queue,
+    index: usize,
+    mut acks: mpsc::UnboundedReceiver<(Arc<Ticket>, Outcome)>,
+    tx: mpsc::Sender<Work>,
+) {
+    let visibility = shared.settings.visibility.as_secs().clamp(1, 43_200) as i32;
+    let name = queue.url.rsplit('/').next().unwrap_or("queue").to_string();
+    // Message id → (receipt, when its visibility runs out).
+    let mut open: HashMap<String, (String, Instant)> = HashMap::new();
+    let mut poison_logged: HashSet<String> = HashSet::new();
+    let mut tx = Some(tx);
+    // Receiving runs on its own task, so that a long poll is never cancelled halfway (which
+    // would hide the messages it returned until their visibility timeout).
+    let (msg_tx, mut msg_rx) = mpsc::channel::<Vec<Message>>(1);
+    let receiver = tokio::spawn(receive_loop(
+        shared.clone(),
+        queue.clone(),
+        visibility,
+        msg_tx,
+    ));
+    let mut tick = tokio::time::interval(Duration::from_millis(
+        (visibility as u64 * 1000 / 3).clamp(200, 5000),
+    ));
+    loop {
+        let receiving = !shared.stopping() && tx.is_some();
+        if !receiving {
+            tx = None;
+            if open.is_empty() {
+                receiver.abort();
+                // A batch received after the stop: give it back at once.
+                while let Ok(batch) = msg_rx.try_recv() {
+                    for m in batch {
+                        let _ = queue.set_visibility(&m.receipt, 0).await;
+                    }
+                }
+                return;
+            }
+        }
+        tokio::select! {
+            biased;
+            Some((ticket, outcome)) = acks.recv() => {
+                open.remove(&ticket.message_id);
+                match outcome {
+                    Outcome::Done => {
+                        if let Err(e) = queue.delete(&ticket.receipt).await {
+                            // Recorded anyway: a redelivery will be skipped as already done.
+                            tracing::warn!("{e}");
+                        }
+                    }
+                    Outcome::Failed => {
+                        let _ = queue.set_visibility(&ticket.receipt, visibility.min(30)).await;
+                    }
+                }
+            }
+            _ = tick.tick() => {
+                // Extend messages whose work is still running before SQS hands them out again.
+                let soon = Instant::now() + Duration::from_millis(visibility as u64 * 1000 / 2);
+                for (id, (receipt, until)) in open.iter_mut() {
+                    if *until <= soon {
+                        match queue.set_visibility(receipt, visibility).await {
+                            Ok(()) => *until = Instant::now() + Duration::from_secs(visibility as u64),
+                            Err(e) => tracing::warn!("message {id}: {e}"),
+                        }
+                    }
+                }
+                if shared.stopping() && !open.is_empty() {
+                    tracing::info!("{name}: waiting for {} message(s) in progress", open.len());
+                }
+            }
+            Some(messages) = msg_rx.recv(), if receiving => {
+                if !messages.is_empty() {
+                    shared.touch();
+                }
+                let Some(sender) = tx.as_ref() else { continue };
+                for m in messages {
+                    shared.stats.messages.fetch_add(1, Ordering::Relaxed);
+                    let until = Instant::now() + Duration::from_secs(visibility as u64);
+                    match plan_message(&name, &m, index) {
+                        Planned::Work(ticket, works) => {
+                            open.insert(m.id.clone(), (m.receipt.clone(), until));
+                            for w in works {
+                                offer(&shared, sender, w).await;
+                            }
+                            drop(ticket);
+                        }
+                        Planned::Nothing(reason) => {
+                            tracing::debug!("message {}: {reason}; deleted", m.id);
+                            if let Err(e) = queue.delete(&m.receipt).await {
+                                tracing::warn!("{e}");
+                            }
+                        }
+                        Planned::Poison(reason) => {
+                            shared.stats.poison.fetch_add(1, Ordering::Relaxed);
+                            if poison_logged.insert(m.id.clone()) {
+                                tracing::error!(
+                                    "message {} on {name} (received {} time(s)): {reason}; left for the queue's redrive policy",
+                                    m.id, m.receive_count
+                                );
+                            }
+                            let secs = shared.settings.poison_backoff.as_secs().min(43_200) as i32;
+                            let _ = queue.set_visibility(&m.receipt, secs).await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum Planned {
+    Work(Arc<Ticket>, Vec<Work>),
+    Nothing(String),
+    Poison(String),
+}
+
+/// What a message asks for.
+fn plan_message(queue: &str, m: &Message, index: usize) -> Planned {
+    let notice = match notify::parse(&m.body) {
+        Ok(n) => n,
+        Err(e) => return Planned::Poison(e.to_string()),
+    };
+    let works: Vec<(String, String, Origin)> = match notice {
+        Notice::Ignore(reason) => return Planned::Nothing(reason),
+        Notice::Inline(text) => vec![(
+            format!("sqs://{queue}/{}", m.id),
+            String::new(),
+            Origin::Inline(text),
+        )],
+        Notice::Objects(objects) => objects
+            .into_iter()
+            .filter(|o| !o.key.contains("/CloudTrail-Digest/"))
+            .map(|o| {
+                let version = o.etag.or(o.sequencer).unwrap_or_default();
+                (
+                    format!("s3://{}/{}", o.bucket, o.key),
+                    version,
+                    Origin::S3 {
+                        bucket: o.bucket,
+                        key: o.key,
+                    },
+                )
+            })
+            .collect(),
+    };
+    if works.is_empty() {
+        return Planned::Nothing("only digest files".into());
+    }
+    let ticket = Arc::new(Ticket {
+        message_id: m.id.clone(),
+        receipt: m.receipt.clone(),
+        remaining: AtomicUsize::new(works.len()),
+        failed: AtomicBool::new(false),
+        queue: index,
+    });
+    let works = works
+        .into_iter()
+        .map(|(name, version, origin)| Work {
+            name,
+            version,
+            origin,
+            ticket: Some(ticket.clone()),
+        })
+        .collect();
+    Planned::Work(ticket, works)
+}
+
+/// Long-polls the queue until the watcher stops, handing each batch to [`sqs`].
+async fn receive_loop(
+    shared: Arc<Shared>,
+    queue: Queue,
+    visibility: i32,
+    out: mpsc::Sender<Vec<Message>>,
+) {
+    let mut backoff = Duration::from_secs(1);
+    while !shared.stopping() {
+        match queue.receive(10, 20, Some(visibility)).await {
+            Ok(m) => {
+                backoff = Duration::from_secs(1);
+                if m.is_empty() {
+                    continue;
+                }
+                if out.send(m).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::error!("{e}; retrying in {}s", backoff.as_secs());
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shared.stopped.notified() => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+            }
+        }
+    }
+}
+
+/// Follows a local folder: every file that appears (or changes) is read once it has stopped
+/// growing.
+pub(super) async fn dir(shared: Arc<Shared>, dir: PathBuf, tx: mpsc::Sender<Work>) {
+    let every = shared.settings.dir_interval;
+    // Path → (size, mtime) seen at the previous look, to wait until a file stops changing.
+    let mut last: HashMap<PathBuf, (u64, i128)> = HashMap::new();
+    loop {
+        let inputs = crate::source::file::collect(std::slice::from_ref(&dir));
+        for e in &inputs.errors {
+            tracing::warn!("{e}");
+        }
+        let mut seen = HashMap::new();
+        for path in inputs.files {
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos() as i128);
+            let stamp = (meta.len(), mtime);
+            seen.insert(path.clone(), stamp);
+            if last.get(&path) != Some(&stamp) {
+                continue;
+            }
+            let name = path.display().to_string();
+            let version = format!("{}:{mtime}", meta.len());
+            let done = shared
+                .store
+                .lock()
+                .ok()
+                .and_then(|s| s.is_done(&name, &version).ok())
+                .unwrap_or(false);
+            if done {
+                continue;
+            }
+            let work = Work {
+                name,
+                version,
+                origin: Origin::File(path),
+                ticket: None,
+            };
+            if shared.stopping() || !offer(&shared, &tx, work).await {
+                break;
+            }
+        }
+        last = seen;
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shared.stopped.notified() => {}
+        }
+        if shared.stopping() {
+            return;
+        }
+    }
+}
+
+/// Polls an S3 prefix every `interval` for objects of the last `lookback` not yet recorded (a
+/// set of processed keys, never a single "last key" marker, so late or out-of-order deliveries
+/// are not skipped).
+pub(super) async fn s3_poll(shared: Arc<Shared>, url: String, tx: mpsc::Sender<Work>) {
+    let Some((bucket, prefix)) = s3::parse_url(&url) else {
+        tracing::error!("{url}: not an s3://bucket/prefix URL");
+        return;
+    };
+    let Some(client) = shared.s3.clone() else {
+        return;
+    };
+    loop {
+        let since = jiff::Timestamp::now()
+            .checked_sub(
+                jiff::SignedDuration::try_from(shared.settings.lookback).unwrap_or_default(),
+            )
+            .ok();
+        let scope = Scope {
+            since,
+            ..Scope::default()
+        };
+        match s3::list(&client, &bucket, &prefix, &scope).await {
+            Ok((objects, _)) => {
+                for o in objects {
+                    let name = format!("s3://{bucket}/{}", o.key);
+                    let version = o.etag.clone().unwrap_or_default();
+                    let done = shared
+                        .store
+                        .lock()
+                        .ok()
+                        .and_then(|s| s.is_done(&name, &version).ok())
+                        .unwrap_or(false);
+                    if done {
+                        continue;
+                    }
+                    let work = Work {
+                        name,
+                        version,
+                        origin: Origin::S3 {
+                            bucket: bucket.clone(),
+                            key: o.key,
+                        },
+                        ticket: None,
+                    };
+                    if shared.stopping() || !offer(&shared, &tx, work).await {
+                        break;
+                    }
+                }
+            }
+            Err(e) => tracing::error!("{e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(shared.settings.interval) => {}
+            _ = shared.stopped.notified() => {}
+        }
+        if shared.stopping() {
+            return;
+        }
+    }
+}
