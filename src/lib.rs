@@ -17,6 +17,7 @@
 //!
 //! The core (`record`, `catalog`, `engine`, `finding`) is synchronous and does no I/O.
 
+pub mod alert;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -1,0 +1,43 @@
+//! Alerts: delivering findings to people and systems (Slack, webhooks, SNS, email, files), with
+//! routing, rate limits and guaranteed delivery through the state store's outbox.
+//!
+//! A sink receives [`Delivery`]s and answers, for each, whether it was delivered, should be
+//! retried (and when), or failed for good. Retrying, backoff and dead letters are decided by the
+//! delivery loop, not by the sinks.
+
+use std::time::Duration;
+
+/// One finding to deliver to one sink.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The finding as JSON (the keys of the README's finding schema).
+    pub finding: serde_json::Value,
+    /// Stable across retries and restarts: receivers that support it deduplicate on it.
+    pub idempotency_key: String,
+    /// How many findings this one stands for (1, or more when repeats were folded into it).
+    pub count: u64,
+}
+
+/// Why a delivery did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Try again later (timeouts, refused connections, 5xx, 429); `after` when the receiver said
+    /// when (Retry-After).
+    #[error("{reason}")]
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+    /// Will never succeed as configured (4xx other than 408/429, bad address).
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl SendError {
+    pub fn retry(reason: impl Into<String>) -> SendError {
+        SendError::Retry {
+            reason: reason.into(),
+            after: None,
+        }
+    }
+}
