@@ -322,6 +322,17 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A duration in the largest unit that divides it: `2d`, `90m`, `45s`.
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    for (unit, n) in [("d", 86_400), ("h", 3600), ("m", 60)] {
+        if s > 0 && s % n == 0 {
+            return format!("{}{unit}", s / n);
+        }
+    }
+    format!("{s}s")
+}
+
 /// `trailwatch config check`: validates the configuration and prints what it resolves to.
 pub fn check(args: WatchArgs) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
@@ -332,19 +343,19 @@ pub fn check(args: WatchArgs) -> Result<ExitCode> {
     let shown = serde_json::json!({
         "sources": {"sqs": s.sqs.iter().map(|u| config::redact_url(u)).collect::<Vec<_>>(),
                     "dirs": s.dirs, "s3": s.s3,
-                    "interval": format!("{:?}", s.interval), "lookback": format!("{:?}", s.lookback)},
+                    "interval": human(s.interval), "lookback": human(s.lookback)},
         "aws": {"profile": s.aws.profile, "region": s.aws.region,
                 "endpoint_url": redact(&s.aws.endpoint_url)},
         "rules": {"packs": resolved.rules.packs, "files": resolved.rules.rule_paths,
                   "sigma": resolved.rules.sigma, "loaded": engine.rules().len(),
                   "suppression_files": resolved.suppress,
                   "inline_suppressions": resolved.inline_suppressions.len()},
-        "state": {"path": s.state, "retention": format!("{:?}", s.retention)},
+        "state": {"path": s.state, "retention": human(s.retention)},
         "watch": {"output": match &s.output { Output::Stdout => "-".to_string(), Output::File(p) => p.display().to_string() },
-                  "concurrency": s.concurrency, "visibility": format!("{:?}", s.visibility),
-                  "poison_backoff": format!("{:?}", s.poison_backoff),
+                  "concurrency": s.concurrency, "visibility": human(s.visibility),
+                  "poison_backoff": human(s.poison_backoff),
                   "on_missing": format!("{:?}", s.on_missing).to_lowercase(),
-                  "status_every": format!("{:?}", s.status_every), "max_size": s.scan.max_size},
+                  "status_every": human(s.status_every), "max_size": s.scan.max_size},
     });
     writeln!(out, "{}", serde_json::to_string_pretty(&shown)?)?;
     Ok(ExitCode::SUCCESS)

@@ -133,7 +133,12 @@ pub(super) fn start(
     let sinks = vec![writer.sink.clone()];
     Ok(std::thread::spawn(move || {
         let mut newest: Option<jiff::Timestamp> = None;
+        let mut pruned_at: Option<std::time::Instant> = None;
         for (work, mut report) in rx {
+            if pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+                prune(&shared);
+                pruned_at = Some(std::time::Instant::now());
+            }
             scan::apply_noise(&shared.engine, &mut noise, &mut report);
             let mut findings = Vec::with_capacity(report.findings.len());
             for f in &report.findings {
@@ -204,6 +209,26 @@ pub(super) fn start(
             }
         }
     }))
+}
+
+/// How often old inputs and delivered findings are pruned while watching.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes what is older than the retention (bounded growth of the state database).
+fn prune(shared: &Shared) {
+    let retention = shared.settings.retention.as_secs() as i64;
+    let before = jiff::Timestamp::now().as_second() - retention;
+    if let Ok(mut store) = shared.store.lock() {
+        match store.prune(before) {
+            Ok(p) if p.inputs + p.findings > 0 => tracing::info!(
+                "pruned {} input(s) and {} finding(s) older than the retention",
+                p.inputs,
+                p.findings
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
 }
 
 /// What could not be read in an input, one line each, naming it.
