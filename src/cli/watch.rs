@@ -326,7 +326,7 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
 fn human(d: Duration) -> String {
     let s = d.as_secs();
     for (unit, n) in [("d", 86_400), ("h", 3600), ("m", 60)] {
-        if s > 0 && s % n == 0 {
+        if s > 0 && s.is_multiple_of(n) {
             return format!("{}{unit}", s / n);
         }
     }
