@@ -57,14 +57,29 @@ pub struct InputDone {
     pub error: Option<String>,
 }
 
-/// A finding to record: its identity key and its JSON body.
-#[derive(Debug, Clone)]
+/// A finding to record: its identity key, its JSON body and where it goes.
+#[derive(Debug, Clone, Default)]
 pub struct NewFinding {
     /// Rule id and event identity; the same record matched by the same rule has the same key.
     pub key: String,
     pub rule_id: String,
     pub event_time: Option<String>,
     pub body: String,
+    /// The sinks (outputs) it is queued for.
+    pub sinks: Vec<String>,
+    /// The dedup window it opened, which later repeats fold into.
+    pub window: Option<u64>,
+}
+
+/// A repeat waiting to be posted into the thread of the finding it folded into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRepeat {
+    pub finding_id: i64,
+    pub body: String,
+    pub repeats: i64,
+    pub last_time: Option<String>,
+    pub channel: String,
+    pub ts: String,
 }
 
 /// A finding waiting for delivery to one sink.
@@ -74,6 +89,10 @@ pub struct Pending {
     pub sink: String,
     pub attempts: i64,
     pub body: String,
+    /// When the finding was recorded (unix seconds).
+    pub created_at: i64,
+    /// Repeats folded into it so far.
+    pub repeats: i64,
 }
 
 /// A finding whose delivery to a sink gave up.
@@ -192,13 +211,16 @@ impl Store {
     }
 
     /// Records an input and its findings in one transaction: findings seen before (same key) are
-    /// skipped, new ones are queued for every sink in `sinks`, and `noise` (the dedup and threshold
-    /// state after this input) replaces the stored one. Returns the number of new findings.
+    /// skipped, new ones are queued for their sinks, repeats (`folds`: window number and event
+    /// time) are counted into the finding that opened the window and queued for the `threading`
+    /// sinks, and `noise` (the dedup and threshold state after this input) replaces the stored
+    /// one. Returns the number of new findings.
     pub fn commit_input(
         &mut self,
         input: &InputDone,
         findings: &[NewFinding],
-        sinks: &[String],
+        folds: &[(u64, Option<String>)],
+        threading: &[String],
         noise: Option<&[u8]>,
     ) -> Result<usize, StateError> {
         let now = now_secs();
@@ -210,26 +232,49 @@ impl Store {
         {
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO findings (key, rule_id, event_time, created_at, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (key) DO NOTHING",
+                    "INSERT INTO findings (key, rule_id, event_time, created_at, body, window)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (key) DO NOTHING",
                 )
                 .map_err(|e| store_err(&self.path, e))?;
             let mut queue = tx
                 .prepare_cached("INSERT INTO outbox (finding_id, sink) VALUES (?1, ?2)")
                 .map_err(|e| store_err(&self.path, e))?;
             for f in findings {
+                let window = f.window.map(|w| w as i64);
                 let n = insert
-                    .execute(params![f.key, f.rule_id, f.event_time, now, f.body])
+                    .execute(params![f.key, f.rule_id, f.event_time, now, f.body, window])
                     .map_err(|e| store_err(&self.path, e))?;
                 if n == 0 {
                     continue;
                 }
                 fresh += 1;
                 let id = tx.last_insert_rowid();
-                for sink in sinks {
+                for sink in &f.sinks {
                     queue
                         .execute(params![id, sink])
                         .map_err(|e| store_err(&self.path, e))?;
+                }
+            }
+        }
+        for (window, time) in folds {
+            let id: Option<i64> = tx
+                .query_row(
+                    "UPDATE findings SET repeats = repeats + 1,
+                         last_time = max(coalesce(last_time, ''), coalesce(?2, ''))
+                     WHERE id = (SELECT max(id) FROM findings WHERE window = ?1) RETURNING id",
+                    params![*window as i64, time],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| store_err(&self.path, e))?;
+            if let Some(id) = id {
+                for sink in threading {
+                    tx.execute(
+                        "INSERT INTO repeat_outbox (finding_id, sink) VALUES (?1, ?2)
+                         ON CONFLICT DO NOTHING",
+                        params![id, sink],
+                    )
+                    .map_err(|e| store_err(&self.path, e))?;
                 }
             }
         }
@@ -273,7 +318,8 @@ impl Store {
         let mut q = self
             .conn
             .prepare_cached(
-                "SELECT o.finding_id, o.sink, o.attempts, f.body FROM outbox o
+                "SELECT o.finding_id, o.sink, o.attempts, f.body, f.created_at, f.repeats
+                 FROM outbox o
                  JOIN findings f ON f.id = o.finding_id
                  WHERE o.sink = ?1 AND o.next_at <= ?2 ORDER BY o.finding_id LIMIT ?3",
             )
@@ -285,6 +331,8 @@ impl Store {
                     sink: r.get(1)?,
                     attempts: r.get(2)?,
                     body: r.get(3)?,
+                    created_at: r.get(4)?,
+                    repeats: r.get(5)?,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -361,6 +409,70 @@ impl Store {
             .map_err(|e| store_err(&self.path, e))?;
         }
         tx.commit().map_err(|e| store_err(&self.path, e))
+    }
+
+    /// Remembers where a Slack app posted a finding, for threading its repeats.
+    pub fn set_thread(
+        &mut self,
+        finding_id: i64,
+        sink: &str,
+        channel: &str,
+        ts: &str,
+    ) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT INTO threads (finding_id, sink, channel, ts) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO UPDATE SET channel = ?3, ts = ?4",
+                params![finding_id, sink, channel, ts],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Repeats waiting for `sink` whose original message has been posted. Repeats of findings
+    /// never routed to the sink are dropped here.
+    pub fn pending_repeats(&mut self, sink: &str) -> Result<Vec<PendingRepeat>, StateError> {
+        self.conn
+            .execute(
+                "DELETE FROM repeat_outbox WHERE sink = ?1
+                 AND finding_id NOT IN (SELECT finding_id FROM threads WHERE sink = ?1)
+                 AND finding_id NOT IN (SELECT finding_id FROM outbox WHERE sink = ?1)",
+                params![sink],
+            )
+            .map_err(|e| self.err(e))?;
+        let mut q = self
+            .conn
+            .prepare_cached(
+                "SELECT f.id, f.body, f.repeats, f.last_time, t.channel, t.ts
+                 FROM repeat_outbox r JOIN findings f ON f.id = r.finding_id
+                 JOIN threads t ON t.finding_id = r.finding_id AND t.sink = r.sink
+                 WHERE r.sink = ?1 ORDER BY f.id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = q
+            .query_map(params![sink], |r| {
+                Ok(PendingRepeat {
+                    finding_id: r.get(0)?,
+                    body: r.get(1)?,
+                    repeats: r.get(2)?,
+                    last_time: r.get(3)?,
+                    channel: r.get(4)?,
+                    ts: r.get(5)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// A repeat has been posted.
+    pub fn repeat_delivered(&mut self, finding_id: i64, sink: &str) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "DELETE FROM repeat_outbox WHERE finding_id = ?1 AND sink = ?2",
+                params![finding_id, sink],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
     /// A sink's stored cursor (file sinks: the output length known to be complete).
@@ -472,11 +584,19 @@ impl Store {
         let inputs = tx
             .execute("DELETE FROM inputs WHERE done_at < ?1", params![before])
             .map_err(|e| store_err(&self.path, e))?;
+        tx.execute(
+            "DELETE FROM threads WHERE finding_id IN
+                 (SELECT id FROM findings WHERE created_at < ?1)
+             AND finding_id NOT IN (SELECT finding_id FROM repeat_outbox)",
+            params![before],
+        )
+        .map_err(|e| store_err(&self.path, e))?;
         let findings = tx
             .execute(
                 "DELETE FROM findings WHERE created_at < ?1
                  AND id NOT IN (SELECT finding_id FROM outbox)
-                 AND id NOT IN (SELECT finding_id FROM dead_letters)",
+                 AND id NOT IN (SELECT finding_id FROM dead_letters)
+                 AND id NOT IN (SELECT finding_id FROM repeat_outbox)",
                 params![before],
             )
             .map_err(|e| store_err(&self.path, e))?;

@@ -3,7 +3,7 @@
 use rusqlite::Transaction;
 
 /// The schema version this trailwatch writes.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -46,6 +46,23 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE TABLE sinks (sink TEXT PRIMARY KEY, cursor INTEGER);
     CREATE TABLE noise (id INTEGER PRIMARY KEY CHECK (id = 1), snapshot BLOB NOT NULL);",
+    // 1 → 2: repeats folded into a finding by a dedup window, and Slack threads to post them in.
+    "ALTER TABLE findings ADD COLUMN window INTEGER;
+    ALTER TABLE findings ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE findings ADD COLUMN last_time TEXT;
+    CREATE INDEX findings_window ON findings (window);
+    CREATE TABLE threads (
+        finding_id INTEGER NOT NULL REFERENCES findings (id),
+        sink       TEXT NOT NULL,
+        channel    TEXT NOT NULL,
+        ts         TEXT NOT NULL,
+        PRIMARY KEY (finding_id, sink)
+    );
+    CREATE TABLE repeat_outbox (
+        finding_id INTEGER NOT NULL REFERENCES findings (id),
+        sink       TEXT NOT NULL,
+        PRIMARY KEY (finding_id, sink)
+    );",
 ];
 
 /// Applies the migrations after `from`, and records the new version.

@@ -6,6 +6,15 @@ fn finding(key: &str) -> NewFinding {
         rule_id: "r".into(),
         event_time: Some("2026-11-20T10:00:00Z".into()),
         body: format!("{{\"k\":\"{key}\"}}"),
+        sinks: Vec::new(),
+        window: None,
+    }
+}
+
+fn routed(key: &str, sinks: &[&str]) -> NewFinding {
+    NewFinding {
+        sinks: sinks.iter().map(|s| s.to_string()).collect(),
+        ..finding(key)
     }
 }
 
@@ -63,8 +72,7 @@ fn findings_are_recorded_once_and_queued_per_sink() {
 #[test]
 fn failures_retry_later_then_dead_letter() {
     let mut s = Store::open_in_memory().unwrap();
-    let sinks = vec!["hook".to_string()];
-    s.commit_input(&input("x"), &[finding("a")], &sinks, None)
+    s.commit_input(&input("x"), &[routed("a", &["hook"])], &[], &[], None)
         .unwrap();
     let id = s.pending("hook", 10).unwrap()[0].finding_id;
     s.failed("hook", id, "500", now_secs() + 3600, false)
@@ -83,9 +91,9 @@ fn failures_retry_later_then_dead_letter() {
 #[test]
 fn prune_keeps_undelivered_findings() {
     let mut s = Store::open_in_memory().unwrap();
-    s.commit_input(&input("x"), &[finding("a")], &["hook".to_string()], None)
+    s.commit_input(&input("x"), &[routed("a", &["hook"])], &[], &[], None)
         .unwrap();
-    s.commit_input(&input("y"), &[finding("b")], &[], None)
+    s.commit_input(&input("y"), &[finding("b")], &[], &[], None)
         .unwrap();
     let p = s.prune(now_secs() + 10).unwrap();
     assert_eq!(
@@ -106,7 +114,7 @@ fn reopening_keeps_state_and_refuses_newer_schemas() {
     let path = dir.path().join("deep/state.db");
     {
         let mut s = Store::open(&path).unwrap();
-        s.commit_input(&input("x"), &[finding("a")], &[], None)
+        s.commit_input(&input("x"), &[finding("a")], &[], &[], None)
             .unwrap();
     }
     let s = Store::open(&path).unwrap();
@@ -120,4 +128,33 @@ fn reopening_keeps_state_and_refuses_newer_schemas() {
     let err = Store::open(&path).err().unwrap();
     assert!(matches!(err, StateError::TooNew { .. }), "{err}");
     assert!(err.to_string().contains("state.db"));
+}
+
+#[test]
+fn repeats_thread_under_the_posted_finding() {
+    let mut s = Store::open_in_memory().unwrap();
+    let first = NewFinding {
+        window: Some(7),
+        ..routed("a", &["app"])
+    };
+    s.commit_input(&input("x"), &[first], &[], &["app".into()], None)
+        .unwrap();
+    let id = s.pending("app", 10).unwrap()[0].finding_id;
+    // Two repeats arrive before the original is posted: they wait for the thread.
+    let folds = [(7, Some("2026-11-20T10:05:00Z".to_string())), (7, Some("2026-11-20T10:09:00Z".to_string()))];
+    s.commit_input(&input("y"), &[], &folds, &["app".into()], None)
+        .unwrap();
+    assert!(s.pending_repeats("app").unwrap().is_empty());
+    s.delivered("app", &[id], None).unwrap();
+    s.set_thread(id, "app", "C1", "171.1").unwrap();
+    let r = s.pending_repeats("app").unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!((r[0].repeats, r[0].ts.as_str()), (2, "171.1"));
+    assert_eq!(r[0].last_time.as_deref(), Some("2026-11-20T10:09:00Z"));
+    s.repeat_delivered(id, "app").unwrap();
+    assert!(s.pending_repeats("app").unwrap().is_empty());
+    // A sink the finding was never routed to gets no repeats.
+    s.commit_input(&input("z"), &[], &[(7, None)], &["other".into()], None)
+        .unwrap();
+    assert!(s.pending_repeats("other").unwrap().is_empty());
 }
