@@ -5,6 +5,8 @@
 //! retried (and when), or failed for good. Retrying, backoff and dead letters are decided by the
 //! delivery loop, not by the sinks.
 
+pub mod email;
+
 use std::time::Duration;
 
 /// One finding to deliver to one sink.
