@@ -7,6 +7,8 @@
 # The tests that speak S3/SQS run against a local moto server (scripts/moto.sh): this script
 # starts it (or reuses one already on TRAILWATCH_MOTO_PORT), exports TRAILWATCH_TEST_ENDPOINT and
 # stops the server afterwards if it started it. TRAILWATCH_SKIP_MOTO=1 skips moto and those tests.
+# The email tests likewise run against a local SMTP server (scripts/smtp.sh), which sets
+# TRAILWATCH_TEST_SMTP and TRAILWATCH_TEST_SMTP_DIR; TRAILWATCH_SKIP_SMTP=1 skips it and them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,15 +21,34 @@ for var in $(compgen -e | grep '^AWS_ENDPOINT_URL' || true); do
     unset "$var"
 done
 
+# The servers this script started, stopped on exit (one EXIT trap for all of them).
+started=()
+stop_started() {
+    local s
+    for s in ${started[@]+"${started[@]}"}; do
+        "scripts/$s.sh" stop || true
+    done
+}
+trap stop_started EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 if [ "${TRAILWATCH_SKIP_MOTO:-}" != 1 ]; then
     if ! scripts/moto.sh status; then
-        trap 'scripts/moto.sh stop || true' EXIT
-        trap 'exit 130' INT
-        trap 'exit 143' TERM
+        started+=(moto)
     fi
     scripts/moto.sh start
     eval "$(scripts/moto.sh env)"
     export TRAILWATCH_TEST_ENDPOINT
+fi
+
+if [ "${TRAILWATCH_SKIP_SMTP:-}" != 1 ]; then
+    if ! scripts/smtp.sh status; then
+        started+=(smtp)
+    fi
+    scripts/smtp.sh start
+    eval "$(scripts/smtp.sh env)"
+    export TRAILWATCH_TEST_SMTP TRAILWATCH_TEST_SMTP_DIR
 fi
 
 cargo test --locked "$@"

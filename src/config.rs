@@ -22,6 +22,14 @@ pub struct Config {
     pub state: State,
     #[serde(default)]
     pub watch: Watch,
+    /// `[sinks.NAME]`: where alerts go (see docs/alerts.md).
+    #[serde(default)]
+    pub sinks: std::collections::BTreeMap<String, toml::Table>,
+    /// `[[routes]]`: which findings go to which sinks.
+    #[serde(default)]
+    pub routes: Vec<crate::alert::config::RouteSection>,
+    #[serde(default)]
+    pub alerts: crate::alert::config::AlertsSection,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
@@ -126,6 +134,14 @@ impl Config {
         if let Some(p) = &mut c.state.path {
             fix(p);
         }
+        for table in c.sinks.values_mut() {
+            if table.get("type").and_then(|t| t.as_str()) == Some("file")
+                && let Some(toml::Value::String(p)) = table.get_mut("path")
+                && Path::new(p.as_str()).is_relative()
+            {
+                *p = base.join(&*p).display().to_string();
+            }
+        }
         if let Some(o) = &mut c.watch.output
             && o != "-"
             && Path::new(o).is_relative()
@@ -133,6 +149,11 @@ impl Config {
             *o = base.join(&*o).display().to_string();
         }
         Ok(c)
+    }
+
+    /// The alert sinks, routes and settings, resolved (secrets read from the environment or files).
+    pub fn alerts(&self) -> Result<crate::alert::config::Alerts, String> {
+        crate::alert::config::build(&self.sinks, &self.routes, &self.alerts)
     }
 
     /// The suppressions written in the config, as JSON values for [`crate::noise::Suppression`].

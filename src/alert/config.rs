@@ -49,7 +49,9 @@ pub struct RouteSection {
 #[derive(Debug, Clone)]
 pub enum SinkConfig {
     /// Slack incoming webhook.
-    Slack { url: String },
+    Slack {
+        url: String,
+    },
     /// Slack app (bot token, chat.postMessage), with per-account channels and threads for repeats.
     SlackApp {
         token: String,
@@ -64,9 +66,16 @@ pub enum SinkConfig {
         template: Option<String>,
         timeout: Duration,
     },
-    Sns { topic_arn: String },
-    Email { config: EmailConfig, digest: Option<Duration> },
-    File { path: std::path::PathBuf },
+    Sns {
+        topic_arn: String,
+    },
+    Email {
+        config: EmailConfig,
+        digest: Option<Duration>,
+    },
+    File {
+        path: std::path::PathBuf,
+    },
 }
 
 /// A sink with its name and rate limit.
@@ -147,8 +156,17 @@ pub fn sink(name: &str, table: &toml::Table) -> Result<Sink, String> {
     let kind = need("type")?;
     let allowed: &[&str] = match kind.as_str() {
         "slack" => &["type", "url", "rate"],
-        "slack_app" => &["type", "token", "channel", "account_channels", "api_url", "rate"],
-        "webhook" => &["type", "url", "headers", "secret", "template", "timeout", "rate"],
+        "slack_app" => &[
+            "type",
+            "token",
+            "channel",
+            "account_channels",
+            "api_url",
+            "rate",
+        ],
+        "webhook" => &[
+            "type", "url", "headers", "secret", "template", "timeout", "rate",
+        ],
         "sns" => &["type", "topic_arn", "rate"],
         "email" => &[
             "type", "host", "port", "tls", "username", "password", "from", "to", "digest",
@@ -213,7 +231,11 @@ pub fn sink(name: &str, table: &toml::Table) -> Result<Sink, String> {
                     .map(|s| secret(&s, &at("secret")))
                     .transpose()?,
                 template,
-                timeout: duration(table.get("timeout"), &at("timeout"), Duration::from_secs(10))?,
+                timeout: duration(
+                    table.get("timeout"),
+                    &at("timeout"),
+                    Duration::from_secs(10),
+                )?,
             }
         }
         "sns" => SinkConfig::Sns {
@@ -241,8 +263,9 @@ pub fn sink(name: &str, table: &toml::Table) -> Result<Sink, String> {
                     Tls::StartTls => 587,
                     Tls::None => 25,
                 },
-                Some(toml::Value::Integer(p)) => u16::try_from(*p)
-                    .map_err(|_| format!("{}: not a port", at("port")))?,
+                Some(toml::Value::Integer(p)) => {
+                    u16::try_from(*p).map_err(|_| format!("{}: not a port", at("port")))?
+                }
                 Some(_) => return Err(format!("{}: expected a number", at("port"))),
             };
             let config = EmailConfig {
@@ -255,7 +278,11 @@ pub fn sink(name: &str, table: &toml::Table) -> Result<Sink, String> {
                     .transpose()?,
                 from: need("from")?,
                 to,
-                timeout: duration(table.get("timeout"), &at("timeout"), Duration::from_secs(30))?,
+                timeout: duration(
+                    table.get("timeout"),
+                    &at("timeout"),
+                    Duration::from_secs(30),
+                )?,
             };
             super::email::Email::new(&config).map_err(|e| format!("sinks.{name}: {e}"))?;
             let digest = table
@@ -324,16 +351,31 @@ impl SinkConfig {
             None => "***".into(),
         };
         match self {
-            SinkConfig::Slack { url } => serde_json::json!({"type": "slack", "url": hide_path(url)}),
-            SinkConfig::SlackApp { channel, account_channels, api_url, .. } => serde_json::json!({
+            SinkConfig::Slack { url } => {
+                serde_json::json!({"type": "slack", "url": hide_path(url)})
+            }
+            SinkConfig::SlackApp {
+                channel,
+                account_channels,
+                api_url,
+                ..
+            } => serde_json::json!({
                 "type": "slack_app", "token": "***", "channel": channel,
                 "account_channels": account_channels, "api_url": api_url}),
-            SinkConfig::Webhook { url, headers, secret, template, timeout } => serde_json::json!({
+            SinkConfig::Webhook {
+                url,
+                headers,
+                secret,
+                template,
+                timeout,
+            } => serde_json::json!({
                 "type": "webhook", "url": crate::config::redact_url(url),
                 "headers": headers.iter().map(|(h, _)| (h.clone(), "***")).collect::<BTreeMap<_, _>>(),
                 "secret": secret.as_ref().map(|_| "***"), "template": template.is_some(),
                 "timeout_secs": timeout.as_secs()}),
-            SinkConfig::Sns { topic_arn } => serde_json::json!({"type": "sns", "topic_arn": topic_arn}),
+            SinkConfig::Sns { topic_arn } => {
+                serde_json::json!({"type": "sns", "topic_arn": topic_arn})
+            }
             SinkConfig::Email { config, digest } => serde_json::json!({
                 "type": "email", "host": config.host, "port": config.port,
                 "tls": format!("{:?}", config.tls).to_lowercase(), "username": config.username,

@@ -5,7 +5,12 @@
 //! retried (and when), or failed for good. Retrying, backoff and dead letters are decided by the
 //! delivery loop, not by the sinks.
 
+pub mod config;
+pub mod deliver;
+pub mod email;
 pub mod render;
+pub mod route;
+pub mod send;
 
 use std::time::Duration;
 

@@ -124,7 +124,11 @@ mod tests {
             vec!["archive".into()],
         );
         assert_eq!(
-            router.sinks(&finding("guide.iam.CreateUser", Severity::High, "444455556666")),
+            router.sinks(&finding(
+                "guide.iam.CreateUser",
+                Severity::High,
+                "444455556666"
+            )),
             ["pager", "slack", "iam-team"]
         );
         assert_eq!(
@@ -132,7 +136,11 @@ mod tests {
             ["prod"]
         );
         assert_eq!(
-            router.sinks(&finding("guide.s3.PutBucketAcl", Severity::Medium, "444455556666")),
+            router.sinks(&finding(
+                "guide.s3.PutBucketAcl",
+                Severity::Medium,
+                "444455556666"
+            )),
             ["archive"]
         );
         assert!(Route::new(&RouteSection::default()).is_err());

@@ -17,12 +17,31 @@ pub struct Target {
 }
 
 enum Kind {
-    Slack { url: String },
-    SlackApp { token: String, channel: String, accounts: std::collections::BTreeMap<String, String>, api: String },
-    Webhook { url: String, headers: Vec<(String, String)>, secret: Option<String>, template: Option<String> },
-    Sns { client: aws_sdk_sns::Client, topic: String },
-    Email { email: Email },
-    File { path: std::path::PathBuf },
+    Slack {
+        url: String,
+    },
+    SlackApp {
+        token: String,
+        channel: String,
+        accounts: std::collections::BTreeMap<String, String>,
+        api: String,
+    },
+    Webhook {
+        url: String,
+        headers: Vec<(String, String)>,
+        secret: Option<String>,
+        template: Option<String>,
+    },
+    Sns {
+        client: aws_sdk_sns::Client,
+        topic: String,
+    },
+    Email {
+        email: Box<Email>,
+    },
+    File {
+        path: std::path::PathBuf,
+    },
 }
 
 /// Where a Slack app message went, for threading its repeats.
@@ -47,28 +66,47 @@ impl Target {
             .map_err(|e| format!("sink {}: {e}", sink.name))?;
         let kind = match &sink.config {
             SinkConfig::Slack { url } => Kind::Slack { url: url.clone() },
-            SinkConfig::SlackApp { token, channel, account_channels, api_url } => Kind::SlackApp {
+            SinkConfig::SlackApp {
+                token,
+                channel,
+                account_channels,
+                api_url,
+            } => Kind::SlackApp {
                 token: token.clone(),
                 channel: channel.clone(),
                 accounts: account_channels.clone(),
                 api: api_url.trim_end_matches('/').to_string(),
             },
-            SinkConfig::Webhook { url, headers, secret, template, .. } => Kind::Webhook {
+            SinkConfig::Webhook {
+                url,
+                headers,
+                secret,
+                template,
+                ..
+            } => Kind::Webhook {
                 url: url.clone(),
                 headers: headers.clone(),
                 secret: secret.clone(),
                 template: template.clone(),
             },
             SinkConfig::Sns { topic_arn } => Kind::Sns {
-                client: sns.cloned().ok_or_else(|| format!("sink {}: no SNS client", sink.name))?,
+                client: sns
+                    .cloned()
+                    .ok_or_else(|| format!("sink {}: no SNS client", sink.name))?,
                 topic: topic_arn.clone(),
             },
             SinkConfig::Email { config, .. } => Kind::Email {
-                email: Email::new(config).map_err(|e| format!("sink {}: {e}", sink.name))?,
+                email: Box::new(
+                    Email::new(config).map_err(|e| format!("sink {}: {e}", sink.name))?,
+                ),
             },
             SinkConfig::File { path } => Kind::File { path: path.clone() },
         };
-        Ok(Target { name: sink.name.clone(), kind, http })
+        Ok(Target {
+            name: sink.name.clone(),
+            kind,
+            http,
+        })
     }
 
     /// Delivers one finding. A Slack app answers where the message went.
@@ -76,24 +114,43 @@ impl Target {
         match &self.kind {
             Kind::Slack { url } => {
                 let body = render::slack_message(&d.finding, d.count, None);
-                self.post(url, body.to_string().into_bytes(), &[], None).await.map(|_| None)
+                self.post(url, body.to_string().into_bytes(), &[], None)
+                    .await
+                    .map(|_| None)
             }
-            Kind::SlackApp { token, channel, accounts, api } => {
+            Kind::SlackApp {
+                token,
+                channel,
+                accounts,
+                api,
+            } => {
                 let account = d.finding["account_id"].as_str().unwrap_or_default();
                 let channel = accounts.get(account).unwrap_or(channel);
                 let body = render::slack_message(&d.finding, d.count, Some(channel));
-                let answer = self.slack_api(api, token, "chat.postMessage", &body).await?;
+                let answer = self
+                    .slack_api(api, token, "chat.postMessage", &body)
+                    .await?;
                 Ok(Some(Posted {
                     channel: answer["channel"].as_str().unwrap_or(channel).to_string(),
                     ts: answer["ts"].as_str().unwrap_or_default().to_string(),
                 }))
             }
-            Kind::Webhook { url, headers, secret, template } => {
+            Kind::Webhook {
+                url,
+                headers,
+                secret,
+                template,
+            } => {
                 let body = render::webhook_body(&d.finding, d.count, template.as_deref())
                     .map_err(SendError::Permanent)?;
-                self.post(url, body.into_bytes(), headers, Some((&d.idempotency_key, secret.as_deref())))
-                    .await
-                    .map(|_| None)
+                self.post(
+                    url,
+                    body.into_bytes(),
+                    headers,
+                    Some((&d.idempotency_key, secret.as_deref())),
+                )
+                .await
+                .map(|_| None)
             }
             Kind::Sns { client, topic } => {
                 let attr = |v: &str| {
@@ -106,7 +163,11 @@ impl Target {
                 let f = &d.finding;
                 let s = |k: &str| f[k].as_str().unwrap_or_default().to_string();
                 let (subject, _, _) = render::email_single(f, d.count);
-                let subject: String = subject.chars().filter(|c| !c.is_control()).take(99).collect();
+                let subject: String = subject
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(99)
+                    .collect();
                 client
                     .publish()
                     .topic_arn(topic)
@@ -145,19 +206,41 @@ impl Target {
             Kind::Email { email } => email.send(&subject, &text, &html).await,
             Kind::Slack { url } => {
                 let body = serde_json::json!({"text": format!("{subject} ({why})\n{}", slack_escape(&text))});
-                self.post(url, body.to_string().into_bytes(), &[], None).await
+                self.post(url, body.to_string().into_bytes(), &[], None)
+                    .await
             }
-            Kind::SlackApp { token, channel, api, .. } => {
+            Kind::SlackApp {
+                token,
+                channel,
+                api,
+                ..
+            } => {
                 let body = serde_json::json!({"channel": channel,
                     "text": format!("{subject} ({why})\n{}", slack_escape(&text))});
-                self.slack_api(api, token, "chat.postMessage", &body).await.map(|_| ())
-            }
-            Kind::Webhook { url, headers, secret, .. } => {
-                let findings: Vec<&serde_json::Value> = items.iter().map(|d| &d.finding).collect();
-                let body = serde_json::json!({"summary": subject, "reason": why, "findings": findings});
-                let key = format!("summary-{}", items.first().map_or("", |d| d.idempotency_key.as_str()));
-                self.post(url, body.to_string().into_bytes(), headers, Some((&key, secret.as_deref())))
+                self.slack_api(api, token, "chat.postMessage", &body)
                     .await
+                    .map(|_| ())
+            }
+            Kind::Webhook {
+                url,
+                headers,
+                secret,
+                ..
+            } => {
+                let findings: Vec<&serde_json::Value> = items.iter().map(|d| &d.finding).collect();
+                let body =
+                    serde_json::json!({"summary": subject, "reason": why, "findings": findings});
+                let key = format!(
+                    "summary-{}",
+                    items.first().map_or("", |d| d.idempotency_key.as_str())
+                );
+                self.post(
+                    url,
+                    body.to_string().into_bytes(),
+                    headers,
+                    Some((&key, secret.as_deref())),
+                )
+                .await
             }
             Kind::Sns { client, topic } => client
                 .publish()
@@ -179,7 +262,8 @@ impl Target {
     pub async fn send_repeat(&self, d: &Delivery, thread: &Posted) -> Result<(), SendError> {
         if let Kind::SlackApp { token, api, .. } = &self.kind {
             let body = render::slack_repeat_reply(&d.finding, d.count, &thread.channel, &thread.ts);
-            self.slack_api(api, token, "chat.postMessage", &body).await?;
+            self.slack_api(api, token, "chat.postMessage", &body)
+                .await?;
         }
         Ok(())
     }
@@ -196,14 +280,20 @@ impl Target {
         headers: &[(String, String)],
         signed: Option<(&str, Option<&str>)>,
     ) -> Result<(), SendError> {
-        let mut req = self.http.post(url).header("content-type", "application/json");
+        let mut req = self
+            .http
+            .post(url)
+            .header("content-type", "application/json");
         for (h, v) in headers {
             req = req.header(h.as_str(), v.as_str());
         }
         if let Some((key, secret)) = signed {
             req = req.header("idempotency-key", key);
             if let Some(secret) = secret {
-                req = req.header("x-trailwatch-signature", render::signature(secret.as_bytes(), &body));
+                req = req.header(
+                    "x-trailwatch-signature",
+                    render::signature(secret.as_bytes(), &body),
+                );
             }
         }
         let resp = req.body(body).send().await.map_err(http_error)?;
@@ -239,18 +329,28 @@ impl Target {
         if answer["ok"] == true {
             return Ok(answer);
         }
-        let error = answer["error"].as_str().unwrap_or("unknown error").to_string();
+        let error = answer["error"]
+            .as_str()
+            .unwrap_or("unknown error")
+            .to_string();
         match error.as_str() {
-            "ratelimited" | "service_unavailable" | "internal_error" | "fatal_error" | "request_timeout" => {
-                Err(SendError::Retry { reason: format!("Slack: {error}"), after })
-            }
+            "ratelimited"
+            | "service_unavailable"
+            | "internal_error"
+            | "fatal_error"
+            | "request_timeout" => Err(SendError::Retry {
+                reason: format!("Slack: {error}"),
+                after,
+            }),
             _ => Err(SendError::Permanent(format!("Slack: {error}"))),
         }
     }
 }
 
 fn slack_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn append(path: &std::path::Path, text: &str) -> Result<(), SendError> {
@@ -314,7 +414,13 @@ mod tests {
             classify(429, Some(Duration::from_secs(3)), String::new),
             Err(SendError::Retry { after: Some(d), .. }) if d == Duration::from_secs(3)
         ));
-        assert!(matches!(classify(503, None, String::new), Err(SendError::Retry { .. })));
-        assert!(matches!(classify(404, None, String::new), Err(SendError::Permanent(_))));
+        assert!(matches!(
+            classify(503, None, String::new),
+            Err(SendError::Retry { .. })
+        ));
+        assert!(matches!(
+            classify(404, None, String::new),
+            Err(SendError::Permanent(_))
+        ));
     }
 }

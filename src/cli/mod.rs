@@ -1,6 +1,7 @@
 //! The command line: clap types and the entry point that runs a command and chooses the exit
 //! status. Nothing outside this module sees clap's types, except for the output format enum.
 
+mod alert;
 mod catalog;
 mod rules;
 mod ruleset;
@@ -40,6 +41,9 @@ enum Command {
     /// Check a configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Try the alert sinks of a configuration.
+    #[command(subcommand)]
+    Alert(alert::AlertCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +94,7 @@ pub fn main() -> ExitCode {
         Command::Rules(cmd) => rules::run(cmd),
         Command::Watch(args) => watch::run(*args),
         Command::State(cmd) => state::run(cmd),
+        Command::Alert(cmd) => alert::run(cmd),
         Command::Config(ConfigCommand::Check { file, mut args }) => {
             args.config = Some(file);
             watch::check(*args)

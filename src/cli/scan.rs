@@ -88,6 +88,13 @@ pub struct ScanArgs {
     /// matching record is reported.
     #[arg(long)]
     dedup: bool,
+    /// Also send the findings through the alert routes and sinks of --config (for scheduled
+    /// runs; `watch` is the path with guaranteed delivery).
+    #[arg(long, requires = "config")]
+    alert: bool,
+    /// Configuration file (its [sinks], [[routes]] and [alerts]).
+    #[arg(long, env = "TRAILWATCH_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 pub fn run(args: ScanArgs) -> Result<ExitCode> {
@@ -164,10 +171,20 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let mut write_error = None;
     let mut noise = Noise::new(args.dedup);
     let mut held = Held::default();
+    let mut to_alert: Vec<crate::finding::Finding> = Vec::new();
     let mut handle = |report: crate::scan::Report| {
         progress.inc(1);
         progress.suspend(|| print_problems(&report));
         summary.add(&report);
+        if args.alert && !args.dedup {
+            to_alert.extend(
+                report
+                    .findings
+                    .iter()
+                    .filter(|f| f.suppressed_by.is_none())
+                    .cloned(),
+            );
+        }
         if args.dedup {
             held.add(report);
         } else if write_error.is_none()
@@ -225,6 +242,14 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     if args.dedup && write_error.is_none() {
         write_error = held.findings.iter().try_for_each(|f| sink.write(f)).err();
     }
+    if args.alert && args.dedup {
+        to_alert = held
+            .findings
+            .iter()
+            .filter(|f| f.suppressed_by.is_none())
+            .cloned()
+            .collect();
+    }
     if let Some(e) = write_error {
         return Err(e).context("writing findings");
     }
@@ -235,12 +260,20 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         .iter()
         .map(|s| s.reason.clone())
         .collect();
+    let mut alert_failures = 0;
+    if let (true, Some(config)) = (args.alert, &args.config) {
+        let (sent, failed) = super::alert::send_findings(config, &to_alert)?;
+        alert_failures = failed;
+        if !args.quiet {
+            eprintln!("trailwatch: alerts: {sent} delivered, {failed} failed");
+        }
+    }
     if !args.quiet {
         eprint!("{}", summary.render(started.elapsed()));
     }
     Ok(if rule_errors {
         ExitCode::from(2)
-    } else if summary.had_errors() {
+    } else if summary.had_errors() || alert_failures > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -110,9 +110,16 @@ pub struct WatchArgs {
 /// Settings resolved from flags, environment and the config file, with the rules.
 pub struct Resolved {
     pub settings: Settings,
+    pub file: Config,
     pub rules: RuleArgs,
     pub suppress: Vec<PathBuf>,
     pub inline_suppressions: Vec<serde_json::Value>,
+}
+
+fn config_name(args: &WatchArgs) -> String {
+    args.config
+        .as_ref()
+        .map_or_else(|| "configuration".into(), |p| p.display().to_string())
 }
 
 fn duration(text: &str, what: &str) -> Result<Duration> {
@@ -218,6 +225,9 @@ pub fn resolve(args: &WatchArgs) -> Result<Resolved> {
         )?,
         on_missing,
         output,
+        alerts: file
+            .alerts()
+            .map_err(|e| UsageError(format!("{}: {e}", config_name(args))))?,
         status_every: duration(
             &pick(&args.status_every, &file.watch.status_every, "60s"),
             "status interval",
@@ -248,6 +258,7 @@ pub fn resolve(args: &WatchArgs) -> Result<Resolved> {
         rules,
         suppress,
         inline_suppressions: file.inline_suppressions(),
+        file,
     })
 }
 
@@ -351,6 +362,14 @@ pub fn check(args: WatchArgs) -> Result<ExitCode> {
                   "suppression_files": resolved.suppress,
                   "inline_suppressions": resolved.inline_suppressions.len()},
         "state": {"path": s.state, "retention": human(s.retention)},
+        "sinks": s.alerts.sinks.iter().map(|k| {
+            let mut v = k.config.redacted();
+            v["name"] = k.name.clone().into();
+            if let Some((n, per)) = k.rate { v["rate"] = format!("{n}/{}", human(per)).into(); }
+            v
+        }).collect::<Vec<_>>(),
+        "routes": resolved.file.routes,
+        "alerts": {"default": resolved.file.alerts.default, "max_age": human(s.alerts.max_age)},
         "watch": {"output": match &s.output { Output::Stdout => "-".to_string(), Output::File(p) => p.display().to_string() },
                   "concurrency": s.concurrency, "visibility": human(s.visibility),
                   "poison_backoff": human(s.poison_backoff),

@@ -91,6 +91,8 @@ pub struct Pending {
     pub body: String,
     /// When the finding was recorded (unix seconds).
     pub created_at: i64,
+    /// The finding's identity (rule and event): the idempotency key of its deliveries.
+    pub key: String,
     /// Repeats folded into it so far.
     pub repeats: i64,
 }
@@ -318,7 +320,7 @@ impl Store {
         let mut q = self
             .conn
             .prepare_cached(
-                "SELECT o.finding_id, o.sink, o.attempts, f.body, f.created_at, f.repeats
+                "SELECT o.finding_id, o.sink, o.attempts, f.body, f.created_at, f.repeats, f.key
                  FROM outbox o
                  JOIN findings f ON f.id = o.finding_id
                  WHERE o.sink = ?1 AND o.next_at <= ?2 ORDER BY o.finding_id LIMIT ?3",
@@ -333,6 +335,7 @@ impl Store {
                     body: r.get(3)?,
                     created_at: r.get(4)?,
                     repeats: r.get(5)?,
+                    key: r.get(6)?,
                 })
             })
             .map_err(|e| self.err(e))?;

@@ -30,13 +30,14 @@ fn input(source: &str) -> InputDone {
 #[test]
 fn findings_are_recorded_once_and_queued_per_sink() {
     let mut s = Store::open_in_memory().unwrap();
-    let sinks = vec!["stdout".to_string(), "slack".to_string()];
+    let sinks = ["stdout", "slack"];
     assert!(!s.is_done("s3://b/k1", "v1").unwrap());
     let n = s
         .commit_input(
             &input("s3://b/k1"),
-            &[finding("a"), finding("b")],
-            &sinks,
+            &[routed("a", &sinks), routed("b", &sinks)],
+            &[],
+            &[],
             Some(b"n1"),
         )
         .unwrap();
@@ -47,8 +48,9 @@ fn findings_are_recorded_once_and_queued_per_sink() {
     let n = s
         .commit_input(
             &input("s3://b/k2"),
-            &[finding("b"), finding("c")],
-            &sinks,
+            &[routed("b", &sinks), routed("c", &sinks)],
+            &[],
+            &[],
             None,
         )
         .unwrap();
@@ -141,7 +143,10 @@ fn repeats_thread_under_the_posted_finding() {
         .unwrap();
     let id = s.pending("app", 10).unwrap()[0].finding_id;
     // Two repeats arrive before the original is posted: they wait for the thread.
-    let folds = [(7, Some("2026-11-20T10:05:00Z".to_string())), (7, Some("2026-11-20T10:09:00Z".to_string()))];
+    let folds = [
+        (7, Some("2026-11-20T10:05:00Z".to_string())),
+        (7, Some("2026-11-20T10:09:00Z".to_string())),
+    ];
     s.commit_input(&input("y"), &[], &folds, &["app".into()], None)
         .unwrap();
     assert!(s.pending_repeats("app").unwrap().is_empty());

@@ -130,7 +130,14 @@ pub(super) fn start(
         writer.deliver(&mut store)?;
     }
     let keep = longest_window(&shared);
-    let sinks = vec![writer.sink.clone()];
+    let output_sink = writer.sink.clone();
+    let alerts = &shared.settings.alerts;
+    let threading: Vec<String> = alerts
+        .sinks
+        .iter()
+        .filter(|s| matches!(s.config, crate::alert::config::SinkConfig::SlackApp { .. }))
+        .map(|s| s.name.clone())
+        .collect();
     Ok(std::thread::spawn(move || {
         let mut newest: Option<jiff::Timestamp> = None;
         let mut pruned_at: Option<std::time::Instant> = None;
@@ -145,11 +152,15 @@ pub(super) fn start(
                 if let Some(t) = f.time {
                     newest = Some(newest.map_or(t, |n| n.max(t)));
                 }
+                let mut sinks = vec![output_sink.clone()];
+                sinks.extend(shared.settings.alerts.router.sinks(f));
                 findings.push(NewFinding {
                     key: f.identity(),
                     rule_id: f.rule_id.clone(),
                     event_time: f.event_time.clone(),
                     body: serde_json::to_string(f).unwrap_or_default(),
+                    sinks,
+                    window: f.window,
                 });
             }
             let problems = report_problems(&report);
@@ -165,7 +176,13 @@ pub(super) fn start(
             let snapshot = noise.snapshot(keep_after);
             let result = shared.store.lock().map_err(|_| ()).and_then(|mut store| {
                 let fresh = store
-                    .commit_input(&input, &findings, &sinks, Some(&snapshot))
+                    .commit_input(
+                        &input,
+                        &findings,
+                        &report.folds,
+                        &threading,
+                        Some(&snapshot),
+                    )
                     .map_err(|e| tracing::error!("{e}"))?;
                 let written = writer
                     .deliver(&mut store)
@@ -174,6 +191,7 @@ pub(super) fn start(
             });
             forget(&shared, &work.name);
             shared.touch();
+            shared.wake.notify_waiters();
             let stats = &shared.stats;
             match result {
                 Ok((fresh, _)) => {

@@ -52,6 +52,8 @@ pub struct Settings {
     /// What to do with a notification for an object that no longer exists.
     pub on_missing: OnMissing,
     pub output: Output,
+    /// Alert sinks and routes (empty: findings go to the output only).
+    pub alerts: crate::alert::config::Alerts,
     pub status_every: Duration,
     /// Stop after this long without work (tests, scheduled runs); `None` runs until a signal.
     pub idle_exit: Option<Duration>,
@@ -139,6 +141,10 @@ pub(crate) struct Shared {
     pub acks: Vec<mpsc::UnboundedSender<(Arc<Ticket>, Outcome)>>,
     pub last_activity: Mutex<std::time::Instant>,
     pub s3: Option<aws_sdk_s3::Client>,
+    /// Woken after each commit, so alert deliveries start at once.
+    pub wake: Notify,
+    /// Set when inputs are finished: deliveries send what is due and stop.
+    pub delivering_done: AtomicBool,
 }
 
 impl Shared {
@@ -205,6 +211,8 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
         acks: ack_txs,
         last_activity: Mutex::new(std::time::Instant::now()),
         s3: s3_client,
+        wake: Notify::new(),
+        delivering_done: AtomicBool::new(false),
         settings,
     });
     let (work_tx, work_rx) = mpsc::channel::<Work>(shared.settings.concurrency * 2);
@@ -239,6 +247,13 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
     }
     drop(work_tx);
     tasks.spawn(status(shared.clone()));
+    let sns = (!shared.settings.alerts.sinks.is_empty()).then(|| aws_sdk_sns::Client::new(&conf));
+    let mut deliveries = tokio::task::JoinSet::new();
+    for sink in shared.settings.alerts.sinks.clone() {
+        let target =
+            crate::alert::send::Target::new(&sink, sns.as_ref()).map_err(|e| anyhow::anyhow!(e))?;
+        deliveries.spawn(crate::alert::deliver::run(shared.clone(), sink, target));
+    }
     let workers = tokio::spawn(workers(shared.clone(), work_rx, done_tx));
 
     wait_for_stop(&shared).await;
@@ -249,6 +264,19 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
     let _ = workers.await;
     while tasks.join_next().await.is_some() {}
     let _ = tokio::task::spawn_blocking(move || committer.join()).await;
+    // Deliveries get a last chance to send what the final inputs produced.
+    shared.wake.notify_waiters();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    shared.delivering_done.store(true, Ordering::SeqCst);
+    shared.wake.notify_waiters();
+    let grace = tokio::time::sleep(Duration::from_secs(10));
+    tokio::pin!(grace);
+    loop {
+        tokio::select! {
+            next = deliveries.join_next() => if next.is_none() { break },
+            _ = &mut grace => { deliveries.abort_all(); break }
+        }
+    }
     let s = &shared.stats;
     Ok(Summary {
         inputs: s.inputs.load(Ordering::SeqCst),

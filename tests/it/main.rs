@@ -9,6 +9,8 @@ mod support;
 mod cli;
 /// The whole real-data corpus in `../shared/corpus`.
 mod corpus;
+/// The email sink against the test SMTP server (scripts/smtp.sh).
+mod email;
 /// Property tests: no input bytes make the decoder panic, and splitting agrees with a parser.
 mod fuzz;
 /// The catalog against the guide in `../shared/spec`.

@@ -1,0 +1,269 @@
+//! The delivery loop of one sink: takes what the outbox holds for it, sends, and records the
+//! outcome — delivered, retried later with exponential backoff and jitter (or the receiver's
+//! `Retry-After`), or moved to the dead letters once it has failed for longer than `max_age` or
+//! can never succeed. Each sink has its own loop, so a failing sink never holds up the others or
+//! the ingestion. Above the sink's rate limit, the rest of the period's findings go out as one
+//! summary message; an email sink in digest mode sends one mail per period.
+
+use super::config::{Sink, SinkConfig};
+use super::send::Target;
+use super::{Delivery, SendError};
+use crate::state::Pending;
+use crate::watch::Shared;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// Delay before attempt `n + 1`: 2 s doubling up to 5 minutes, with ±25% jitter.
+pub fn backoff(attempts: i64, seed: u64) -> Duration {
+    let base = 2u64
+        .saturating_pow(attempts.clamp(0, 20) as u32 + 1)
+        .min(300);
+    let jitter = (seed % 500) as i64 - 250; // per mille, ±25%
+    let ms = (base as i64 * 1000) * (1000 + jitter) / 1000;
+    Duration::from_millis(ms.max(500) as u64)
+}
+
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+fn delivery(p: &Pending) -> Delivery {
+    Delivery {
+        finding: serde_json::from_str(&p.body).unwrap_or(serde_json::Value::Null),
+        idempotency_key: p.key.clone(),
+        count: 1 + p.repeats.max(0) as u64,
+    }
+}
+
+/// Runs until the watcher has finished its inputs and nothing more is due.
+pub(crate) async fn run(shared: Arc<Shared>, sink: Sink, target: Target) {
+    let name = sink.name.clone();
+    let max_age = shared.settings.alerts.max_age.as_secs() as i64;
+    let digest = match &sink.config {
+        SinkConfig::Email { digest, .. } => digest.filter(|d| !d.is_zero()),
+        _ => None,
+    };
+    // Rate limit: messages sent in the current period, and findings held for its summary.
+    let mut period = Instant::now();
+    let mut sent = 0u32;
+    let mut held: Vec<Pending> = Vec::new();
+    let mut held_ids: HashSet<i64> = HashSet::new();
+    let mut digest_started = Instant::now();
+    loop {
+        let finishing = shared.delivering_done.load(Ordering::SeqCst);
+        if target.threads() {
+            post_repeats(&shared, &name, &target).await;
+        }
+        let due = shared
+            .store
+            .lock()
+            .ok()
+            .and_then(|s| {
+                s.pending(&name, 200)
+                    .map_err(|e| tracing::error!("{e}"))
+                    .ok()
+            })
+            .unwrap_or_default();
+        let due: Vec<Pending> = due
+            .into_iter()
+            .filter(|p| !held_ids.contains(&p.finding_id))
+            .collect();
+        if let Some(every) = digest {
+            // Digest mode: everything due goes out together once per period.
+            if !due.is_empty() && (digest_started.elapsed() >= every || finishing) {
+                let items: Vec<Delivery> = due.iter().map(delivery).collect();
+                let ids: Vec<i64> = due.iter().map(|p| p.finding_id).collect();
+                match target.send_summary(&items, "digest").await {
+                    Ok(()) => mark(&shared, &name, &ids),
+                    Err(e) => {
+                        for p in &due {
+                            failed(&shared, &name, p, &e, max_age);
+                        }
+                    }
+                }
+                digest_started = Instant::now();
+            }
+        } else {
+            for p in due {
+                if let Some((limit, per)) = sink.rate {
+                    if period.elapsed() >= per {
+                        flush_held(&shared, &name, &target, &mut held, &mut held_ids, max_age)
+                            .await;
+                        period = Instant::now();
+                        sent = 0;
+                    }
+                    if sent >= limit {
+                        held_ids.insert(p.finding_id);
+                        held.push(p);
+                        continue;
+                    }
+                    sent += 1;
+                }
+                let d = delivery(&p);
+                match target.send(&d).await {
+                    Ok(posted) => {
+                        if let Ok(mut store) = shared.store.lock() {
+                            if let Err(e) = store.delivered(&name, &[p.finding_id], None) {
+                                tracing::error!("{e}");
+                            }
+                            if let Some(posted) = posted
+                                && let Err(e) = store.set_thread(
+                                    p.finding_id,
+                                    &name,
+                                    &posted.channel,
+                                    &posted.ts,
+                                )
+                            {
+                                tracing::error!("{e}");
+                            }
+                        }
+                        tracing::debug!(sink = %name, finding = p.finding_id, "delivered");
+                    }
+                    Err(e) => failed(&shared, &name, &p, &e, max_age),
+                }
+            }
+        }
+        if let Some((_, per)) = sink.rate
+            && !held.is_empty()
+            && (period.elapsed() >= per || finishing)
+        {
+            flush_held(&shared, &name, &target, &mut held, &mut held_ids, max_age).await;
+            period = Instant::now();
+            sent = 0;
+        }
+        if finishing {
+            return;
+        }
+        tokio::select! {
+            _ = shared.wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+}
+
+/// Sends the findings held back by the rate limit as one summary message.
+async fn flush_held(
+    shared: &Shared,
+    name: &str,
+    target: &Target,
+    held: &mut Vec<Pending>,
+    held_ids: &mut HashSet<i64>,
+    max_age: i64,
+) {
+    if held.is_empty() {
+        return;
+    }
+    let items: Vec<Delivery> = held.iter().map(delivery).collect();
+    let why = format!("{} finding(s) above the sink's rate limit", items.len());
+    match target.send_summary(&items, &why).await {
+        Ok(()) => {
+            let ids: Vec<i64> = held.iter().map(|p| p.finding_id).collect();
+            mark(shared, name, &ids);
+            tracing::info!("{name}: {why} sent as one summary");
+        }
+        Err(e) => {
+            for p in held.iter() {
+                failed(shared, name, p, &e, max_age);
+            }
+        }
+    }
+    held.clear();
+    held_ids.clear();
+}
+
+fn mark(shared: &Shared, name: &str, ids: &[i64]) {
+    if let Ok(mut store) = shared.store.lock()
+        && let Err(e) = store.delivered(name, ids, None)
+    {
+        tracing::error!("{e}");
+    }
+}
+
+/// Records a failed attempt: retry later, or dead letter when permanent or too old.
+fn failed(shared: &Shared, name: &str, p: &Pending, e: &SendError, max_age: i64) {
+    let now = jiff::Timestamp::now().as_second();
+    let (dead, retry_at) = match e {
+        SendError::Permanent(_) => (true, now),
+        SendError::Retry { after, .. } => {
+            let wait = after.unwrap_or_else(|| backoff(p.attempts, seed() ^ p.finding_id as u64));
+            (
+                now - p.created_at > max_age,
+                now + wait.as_secs().max(1) as i64,
+            )
+        }
+    };
+    if dead {
+        tracing::error!(
+            "{name}: finding {} not delivered, moved to dead letters: {e}",
+            p.finding_id
+        );
+    } else {
+        tracing::warn!(
+            "{name}: finding {} not delivered ({e}); retrying",
+            p.finding_id
+        );
+    }
+    if let Ok(mut store) = shared.store.lock()
+        && let Err(err) = store.failed(name, p.finding_id, &e.to_string(), retry_at, dead)
+    {
+        tracing::error!("{err}");
+    }
+}
+
+/// Posts "N more like this" replies for findings whose repeats arrived after their message.
+async fn post_repeats(shared: &Shared, name: &str, target: &Target) {
+    let repeats = shared
+        .store
+        .lock()
+        .ok()
+        .and_then(|mut s| s.pending_repeats(name).ok())
+        .unwrap_or_default();
+    for r in repeats {
+        let mut finding: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
+        if let Some(t) = &r.last_time {
+            finding["last_time"] = t.clone().into();
+        }
+        let d = Delivery {
+            finding,
+            idempotency_key: format!("repeat-{}", r.finding_id),
+            count: r.repeats.max(0) as u64,
+        };
+        let thread = super::send::Posted {
+            channel: r.channel.clone(),
+            ts: r.ts.clone(),
+        };
+        match target.send_repeat(&d, &thread).await {
+            Ok(()) => {
+                if let Ok(mut s) = shared.store.lock() {
+                    let _ = s.repeat_delivered(r.finding_id, name);
+                }
+            }
+            Err(e) => tracing::warn!(
+                "{name}: repeat of finding {} not posted ({e})",
+                r.finding_id
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_a_ceiling() {
+        let d: Vec<u64> = (0..12).map(|a| backoff(a, 250).as_secs()).collect();
+        assert_eq!(&d[..4], &[2, 4, 8, 16]);
+        assert!(d[11] <= 300);
+        assert!(backoff(0, 0) < backoff(0, 499));
+    }
+}

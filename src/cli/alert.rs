@@ -1,0 +1,160 @@
+//! `trailwatch alert test SINK` and the sending behind `scan --alert`.
+
+use super::UsageError;
+use crate::alert::config::Alerts;
+use crate::alert::send::Target;
+use crate::alert::{Delivery, SendError};
+use crate::config::Config;
+use crate::finding::Finding;
+use crate::source::aws::{self, AwsOptions};
+use anyhow::{Context, Result};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AlertCommand {
+    /// Send a sample finding through one configured sink and report the outcome.
+    Test {
+        /// The sink's name (`[sinks.NAME]` in the configuration).
+        sink: String,
+        /// Configuration file.
+        #[arg(long, env = "TRAILWATCH_CONFIG", value_name = "FILE")]
+        config: PathBuf,
+    },
+}
+
+/// Loads the alert section of a configuration file.
+pub fn load(path: &std::path::Path) -> Result<(Alerts, AwsOptions)> {
+    let file = Config::load(path).map_err(|e| UsageError(e.to_string()))?;
+    let alerts = file
+        .alerts()
+        .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+    let aws = AwsOptions {
+        profile: file.aws.profile.clone(),
+        region: file.aws.region.clone(),
+        endpoint_url: file.aws.endpoint_url.clone(),
+    };
+    Ok((alerts, aws))
+}
+
+/// A realistic finding for `alert test`.
+fn sample() -> serde_json::Value {
+    serde_json::json!({
+        "rule_id": "guide.cloudtrail.StopLogging", "pack": "guide",
+        "title": "CloudTrail trail logging stopped (test alert from trailwatch)",
+        "severity": "critical", "service": "cloudtrail",
+        "event_source": "cloudtrail.amazonaws.com", "event_name": "StopLogging",
+        "event_time": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "event_id": "00000000-0000-4000-8000-000000000000", "account_id": "111122223333",
+        "region": "us-east-1", "actor": "arn:aws:iam::111122223333:user/trailwatch-test",
+        "actor_type": "IAMUser", "source_ip": "192.0.2.10", "user_agent": "trailwatch alert test",
+        "error_code": null, "error_message": null, "read_only": false,
+        "summary": "This is a test alert sent by `trailwatch alert test`; no trail was stopped.",
+        "why": "If you can read this, the sink works.",
+        "location": "trailwatch alert test"
+    })
+}
+
+/// Sends with a few attempts, honouring Retry-After (up to 30 s).
+async fn send_retrying(target: &Target, d: &Delivery) -> Result<(), SendError> {
+    let mut attempt = 0;
+    loop {
+        match target.send(d).await {
+            Ok(_) => return Ok(()),
+            Err(SendError::Retry { reason, after }) if attempt < 3 => {
+                let wait = after
+                    .unwrap_or_else(|| crate::alert::deliver::backoff(attempt, 0))
+                    .min(Duration::from_secs(30));
+                eprintln!(
+                    "trailwatch: {}: {reason}; retrying in {}s",
+                    target.name,
+                    wait.as_secs()
+                );
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+pub fn run(cmd: AlertCommand) -> Result<ExitCode> {
+    let AlertCommand::Test { sink, config } = cmd;
+    let (alerts, aws_opts) = load(&config)?;
+    let Some(s) = alerts.sinks.iter().find(|s| s.name == sink) else {
+        let names: Vec<&str> = alerts.sinks.iter().map(|s| s.name.as_str()).collect();
+        return Err(UsageError(format!(
+            "no sink '{sink}' (configured: {})",
+            names.join(", ")
+        ))
+        .into());
+    };
+    let rt = runtime()?;
+    let outcome = rt.block_on(async {
+        let conf = aws::sdk_config(&aws_opts).await;
+        let sns = aws_sdk_sns::Client::new(&conf);
+        let target = Target::new(s, Some(&sns)).map_err(|e| anyhow::anyhow!(e))?;
+        let d = Delivery {
+            finding: sample(),
+            idempotency_key: format!("trailwatch-test-{}", jiff::Timestamp::now().as_second()),
+            count: 1,
+        };
+        anyhow::Ok(send_retrying(&target, &d).await)
+    })?;
+    let mut out = std::io::stdout().lock();
+    match outcome {
+        Ok(()) => {
+            writeln!(out, "{sink}: delivered")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            writeln!(out, "{sink}: failed: {e}")?;
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// `scan --alert`: sends findings through the routes. Returns (delivered, failed) deliveries.
+pub fn send_findings(config: &std::path::Path, findings: &[Finding]) -> Result<(usize, usize)> {
+    let (alerts, aws_opts) = load(config)?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let conf = aws::sdk_config(&aws_opts).await;
+        let sns = aws_sdk_sns::Client::new(&conf);
+        let mut targets = Vec::new();
+        for s in &alerts.sinks {
+            targets.push(Target::new(s, Some(&sns)).map_err(|e| anyhow::anyhow!(e))?);
+        }
+        let (mut ok, mut bad) = (0, 0);
+        for f in findings {
+            let finding = serde_json::to_value(f)?;
+            for name in alerts.router.sinks(f) {
+                let Some(t) = targets.iter().find(|t| t.name == name) else {
+                    continue;
+                };
+                let d = Delivery {
+                    finding: finding.clone(),
+                    idempotency_key: f.identity(),
+                    count: f.count.unwrap_or(1),
+                };
+                match send_retrying(t, &d).await {
+                    Ok(()) => ok += 1,
+                    Err(e) => {
+                        eprintln!("trailwatch: error: {name}: {}: {e}", f.rule_id);
+                        bad += 1;
+                    }
+                }
+            }
+        }
+        anyhow::Ok((ok, bad))
+    })
+}
