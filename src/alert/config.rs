@@ -21,6 +21,8 @@ pub struct AlertsSection {
     /// Sinks for findings that no route matches.
     #[serde(default)]
     pub default: Vec<String>,
+    /// First retry delay, doubled on each further failure up to 5 minutes (default 2s).
+    pub retry_initial: Option<String>,
 }
 
 /// `[[routes]]` as written.
@@ -94,6 +96,7 @@ pub struct Alerts {
     pub sinks: Vec<Sink>,
     pub router: Router,
     pub max_age: Duration,
+    pub retry_initial: Duration,
 }
 
 /// Resolves `env:NAME`, `file:/path` or a literal.
@@ -334,6 +337,15 @@ pub fn build(
                 .as_ref(),
             "alerts.max_age",
             Duration::from_secs(86_400),
+        )?,
+        retry_initial: duration(
+            alerts
+                .retry_initial
+                .as_ref()
+                .map(|s| toml::Value::String(s.clone()))
+                .as_ref(),
+            "alerts.retry_initial",
+            Duration::from_secs(2),
         )?,
         sinks,
     })

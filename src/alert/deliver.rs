@@ -15,14 +15,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// Delay before attempt `n + 1`: 2 s doubling up to 5 minutes, with ±25% jitter.
-pub fn backoff(attempts: i64, seed: u64) -> Duration {
-    let base = 2u64
-        .saturating_pow(attempts.clamp(0, 20) as u32 + 1)
-        .min(300);
+/// Delay before attempt `n + 1`: `initial` doubling up to 5 minutes, with ±25% jitter.
+pub fn backoff(attempts: i64, seed: u64, initial: Duration) -> Duration {
+    let factor = 2u64.saturating_pow(attempts.clamp(0, 20) as u32);
+    let base = (initial.as_millis() as u64)
+        .saturating_mul(factor)
+        .min(300_000) as i64;
     let jitter = (seed % 500) as i64 - 250; // per mille, ±25%
-    let ms = (base as i64 * 1000) * (1000 + jitter) / 1000;
-    Duration::from_millis(ms.max(500) as u64)
+    Duration::from_millis((base * (1000 + jitter) / 1000).max(100) as u64)
 }
 
 fn seed() -> u64 {
@@ -39,7 +39,7 @@ fn seed() -> u64 {
 fn delivery(p: &Pending) -> Delivery {
     Delivery {
         finding: serde_json::from_str(&p.body).unwrap_or(serde_json::Value::Null),
-        idempotency_key: p.key.clone(),
+        idempotency_key: super::idempotency_key(&p.key),
         count: 1 + p.repeats.max(0) as u64,
     }
 }
@@ -194,7 +194,9 @@ fn failed(shared: &Shared, name: &str, p: &Pending, e: &SendError, max_age: i64)
     let (dead, retry_at) = match e {
         SendError::Permanent(_) => (true, now),
         SendError::Retry { after, .. } => {
-            let wait = after.unwrap_or_else(|| backoff(p.attempts, seed() ^ p.finding_id as u64));
+            let initial = shared.settings.alerts.retry_initial;
+            let wait =
+                after.unwrap_or_else(|| backoff(p.attempts, seed() ^ p.finding_id as u64, initial));
             (
                 now - p.created_at > max_age,
                 now + wait.as_secs().max(1) as i64,
@@ -261,9 +263,10 @@ mod tests {
 
     #[test]
     fn backoff_grows_with_jitter_and_a_ceiling() {
-        let d: Vec<u64> = (0..12).map(|a| backoff(a, 250).as_secs()).collect();
+        let two = Duration::from_secs(2);
+        let d: Vec<u64> = (0..12).map(|a| backoff(a, 250, two).as_secs()).collect();
         assert_eq!(&d[..4], &[2, 4, 8, 16]);
         assert!(d[11] <= 300);
-        assert!(backoff(0, 0) < backoff(0, 499));
+        assert!(backoff(0, 0, two) < backoff(0, 499, two));
     }
 }

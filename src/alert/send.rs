@@ -366,6 +366,11 @@ fn append(path: &std::path::Path, text: &str) -> Result<(), SendError> {
 
 /// A transport error, without the URL (which may hold a secret).
 fn http_error(e: reqwest::Error) -> SendError {
+    if e.is_builder() {
+        return SendError::Permanent(
+            "the request could not be built (check the sink's URL and headers)".into(),
+        );
+    }
     let what = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

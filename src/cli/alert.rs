@@ -65,7 +65,9 @@ async fn send_retrying(target: &Target, d: &Delivery) -> Result<(), SendError> {
             Ok(_) => return Ok(()),
             Err(SendError::Retry { reason, after }) if attempt < 3 => {
                 let wait = after
-                    .unwrap_or_else(|| crate::alert::deliver::backoff(attempt, 0))
+                    .unwrap_or_else(|| {
+                        crate::alert::deliver::backoff(attempt, 0, Duration::from_secs(1))
+                    })
                     .min(Duration::from_secs(30));
                 eprintln!(
                     "trailwatch: {}: {reason}; retrying in {}s",
@@ -143,7 +145,7 @@ pub fn send_findings(config: &std::path::Path, findings: &[Finding]) -> Result<(
                 };
                 let d = Delivery {
                     finding: finding.clone(),
-                    idempotency_key: f.identity(),
+                    idempotency_key: crate::alert::idempotency_key(&f.identity()),
                     count: f.count.unwrap_or(1),
                 };
                 match send_retrying(t, &d).await {

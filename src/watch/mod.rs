@@ -145,9 +145,19 @@ pub(crate) struct Shared {
     pub wake: Notify,
     /// Set when inputs are finished: deliveries send what is due and stop.
     pub delivering_done: AtomicBool,
+    /// Sources that have not yet caught up once (an empty receive, a full look at their folder
+    /// or prefix); `--idle-exit` waits for all of them.
+    pub catching_up: AtomicUsize,
 }
 
 impl Shared {
+    /// A source has caught up for the first time (see `catching_up`).
+    pub fn caught_up(&self, first: &mut bool) {
+        if std::mem::take(first) {
+            self.catching_up.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
     pub fn stopping(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
     }
@@ -213,6 +223,7 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
         s3: s3_client,
         wake: Notify::new(),
         delivering_done: AtomicBool::new(false),
+        catching_up: AtomicUsize::new(settings.sqs.len() + settings.dirs.len() + settings.s3.len()),
         settings,
     });
     let (work_tx, work_rx) = mpsc::channel::<Work>(shared.settings.concurrency * 2);

@@ -211,11 +211,18 @@ async fn receive_loop(
     out: mpsc::Sender<Vec<Message>>,
 ) {
     let mut backoff = Duration::from_secs(1);
+    let mut first = true;
+    // With --idle-exit, poll no longer than the idle time, so an empty queue is noticed.
+    let wait = shared
+        .settings
+        .idle_exit
+        .map_or(20, |d| d.as_secs().clamp(1, 20) as i32);
     while !shared.stopping() {
-        match queue.receive(10, 20, Some(visibility)).await {
+        match queue.receive(10, wait, Some(visibility)).await {
             Ok(m) => {
                 backoff = Duration::from_secs(1);
                 if m.is_empty() {
+                    shared.caught_up(&mut first);
                     continue;
                 }
                 if out.send(m).await.is_err() {
@@ -223,6 +230,8 @@ async fn receive_loop(
                 }
             }
             Err(e) => {
+                // Nothing can be read now: for --idle-exit that counts as caught up.
+                shared.caught_up(&mut first);
                 tracing::error!("{e}; retrying in {}s", backoff.as_secs());
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
@@ -240,7 +249,10 @@ pub(super) async fn dir(shared: Arc<Shared>, dir: PathBuf, tx: mpsc::Sender<Work
     let every = shared.settings.dir_interval;
     // Path → (size, mtime) seen at the previous look, to wait until a file stops changing.
     let mut last: HashMap<PathBuf, (u64, i128)> = HashMap::new();
+    let mut first = true;
+    let mut looks = 0u32;
     loop {
+        looks += 1;
         let inputs = crate::source::file::collect(std::slice::from_ref(&dir));
         for e in &inputs.errors {
             tracing::warn!("{e}");
@@ -281,6 +293,11 @@ pub(super) async fn dir(shared: Arc<Shared>, dir: PathBuf, tx: mpsc::Sender<Work
                 break;
             }
         }
+        // Two looks see every file that was there at the start (a file is read once it is the
+        // same at two looks).
+        if looks >= 2 {
+            shared.caught_up(&mut first);
+        }
         last = seen;
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
@@ -298,11 +315,14 @@ pub(super) async fn dir(shared: Arc<Shared>, dir: PathBuf, tx: mpsc::Sender<Work
 pub(super) async fn s3_poll(shared: Arc<Shared>, url: String, tx: mpsc::Sender<Work>) {
     let Some((bucket, prefix)) = s3::parse_url(&url) else {
         tracing::error!("{url}: not an s3://bucket/prefix URL");
+        shared.caught_up(&mut true);
         return;
     };
     let Some(client) = shared.s3.clone() else {
+        shared.caught_up(&mut true);
         return;
     };
+    let mut first = true;
     loop {
         let since = jiff::Timestamp::now()
             .checked_sub(
@@ -343,6 +363,7 @@ pub(super) async fn s3_poll(shared: Arc<Shared>, url: String, tx: mpsc::Sender<W
             }
             Err(e) => tracing::error!("{e}"),
         }
+        shared.caught_up(&mut first);
         tokio::select! {
             _ = tokio::time::sleep(shared.settings.interval) => {}
             _ = shared.stopped.notified() => {}

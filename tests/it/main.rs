@@ -2,9 +2,13 @@
 
 /// The moto S3/SQS/SNS server the protocol tests talk to.
 mod aws;
+/// A scripted HTTP server standing in for Slack and webhooks.
+mod http;
 /// Helpers shared by the modules: paths, the binary, fixtures.
 mod support;
 
+/// Alerts: sinks, routes, retries and delivery guarantees against real receivers.
+mod alerts;
 /// Output formats, filters, exit codes and the catalog commands.
 mod cli;
 /// The whole real-data corpus in `../shared/corpus`.
