@@ -58,6 +58,7 @@ pub(crate) async fn run(shared: Arc<Shared>, sink: Sink, target: Target) {
     let mut held: Vec<Pending> = Vec::new();
     let mut held_ids: HashSet<i64> = HashSet::new();
     let mut digest_started = Instant::now();
+    let mut pause: Option<Instant> = None;
     loop {
         let finishing = shared.delivering_done.load(Ordering::SeqCst);
         if target.threads() {
@@ -92,7 +93,9 @@ pub(crate) async fn run(shared: Arc<Shared>, sink: Sink, target: Target) {
                 }
                 digest_started = Instant::now();
             }
-        } else {
+        } else if pause.is_none_or(|until| Instant::now() >= until) {
+            pause = None;
+            let mut done = Vec::new();
             for p in due {
                 if let Some((limit, per)) = sink.rate {
                     if period.elapsed() >= per {
@@ -110,6 +113,11 @@ pub(crate) async fn run(shared: Arc<Shared>, sink: Sink, target: Target) {
                 }
                 let d = delivery(&p);
                 match target.send(&d).await {
+                    Ok(None) => {
+                        // Recorded in batches: a crash before the record means these are sent
+                        // again, with the same idempotency keys (at least once).
+                        done.push(p.finding_id);
+                    }
                     Ok(posted) => {
                         if let Ok(mut store) = shared.store.lock() {
                             if let Err(e) = store.delivered(&name, &[p.finding_id], None) {
@@ -128,9 +136,17 @@ pub(crate) async fn run(shared: Arc<Shared>, sink: Sink, target: Target) {
                         }
                         tracing::debug!(sink = %name, finding = p.finding_id, "delivered");
                     }
-                    Err(e) => failed(&shared, &name, &p, &e, max_age),
+                    Err(e) => {
+                        // A sink that asks to wait is left alone until then (older findings
+                        // first, no hammering a receiver that is down).
+                        if let Some(wait) = failed(&shared, &name, &p, &e, max_age) {
+                            pause = Some(Instant::now() + wait);
+                            break;
+                        }
+                    }
                 }
             }
+            mark(&shared, &name, &done);
         }
         if let Some((_, per)) = sink.rate
             && !held.is_empty()
@@ -188,18 +204,27 @@ fn mark(shared: &Shared, name: &str, ids: &[i64]) {
     }
 }
 
-/// Records a failed attempt: retry later, or dead letter when permanent or too old.
-fn failed(shared: &Shared, name: &str, p: &Pending, e: &SendError, max_age: i64) {
+/// Records a failed attempt: retry later, or dead letter when permanent or too old. Returns how
+/// long to wait before the next attempt, when there is one.
+fn failed(
+    shared: &Shared,
+    name: &str,
+    p: &Pending,
+    e: &SendError,
+    max_age: i64,
+) -> Option<Duration> {
     let now = jiff::Timestamp::now().as_second();
-    let (dead, retry_at) = match e {
-        SendError::Permanent(_) => (true, now),
+    let (dead, retry_at, wait) = match e {
+        SendError::Permanent(_) => (true, now, None),
         SendError::Retry { after, .. } => {
             let initial = shared.settings.alerts.retry_initial;
             let wait =
                 after.unwrap_or_else(|| backoff(p.attempts, seed() ^ p.finding_id as u64, initial));
+            let dead = now - p.created_at > max_age;
             (
-                now - p.created_at > max_age,
+                dead,
                 now + wait.as_secs().max(1) as i64,
+                (!dead).then_some(wait),
             )
         }
     };
@@ -219,6 +244,7 @@ fn failed(shared: &Shared, name: &str, p: &Pending, e: &SendError, max_age: i64)
     {
         tracing::error!("{err}");
     }
+    wait
 }
 
 /// Posts "N more like this" replies for findings whose repeats arrived after their message.

@@ -190,7 +190,7 @@ pub fn resolve(args: &WatchArgs) -> Result<Resolved> {
             &pick(&args.interval, &file.sources.interval, "60s"),
             "interval",
         )?,
-        dir_interval: Duration::from_millis(500),
+        dir_interval: Duration::from_millis(200),
         lookback: duration(
             &pick(&args.lookback, &file.sources.lookback, "2d"),
             "lookback",
