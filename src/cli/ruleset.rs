@@ -143,6 +143,19 @@ fn rule_files(path: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Reads suppression files (`suppressions: [...]`, or a bare list).
+/// Prints rule errors (unsupported Sigma rules as warnings); returns whether any is an error.
+pub fn report(errors: &[RuleError]) -> bool {
+    for e in errors {
+        let kind = if e.is_unsupported() {
+            "warning"
+        } else {
+            "error"
+        };
+        eprintln!("trailwatch: {kind}: {e}");
+    }
+    errors.iter().any(|e| !e.is_unsupported())
+}
+
 pub fn load_suppressions(paths: &[PathBuf]) -> Result<Vec<Suppression>> {
     let mut out = Vec::new();
     for path in paths {

@@ -101,15 +101,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let catalog = Catalog::builtin().context("loading the built-in catalog")?;
     let loaded = args.rules.load(&catalog, packs::DEFAULT)?;
-    for e in &loaded.errors {
-        let kind = if e.is_unsupported() {
-            "warning"
-        } else {
-            "error"
-        };
-        eprintln!("trailwatch: {kind}: {e}");
-    }
-    let rule_errors = loaded.errors.iter().any(|e| !e.is_unsupported());
+    let rule_errors = super::ruleset::report(&loaded.errors);
     let suppressions = load_suppressions(&args.suppress)?;
     let today = jiff::tz::TimeZone::UTC
         .to_datetime(jiff::Timestamp::now())

@@ -266,15 +266,7 @@ pub fn resolve(args: &WatchArgs) -> Result<Resolved> {
 fn engine(r: &Resolved) -> Result<Engine> {
     let catalog = Catalog::builtin().context("loading the built-in catalog")?;
     let loaded = r.rules.load(&catalog, packs::DEFAULT)?;
-    for e in &loaded.errors {
-        let kind = if e.is_unsupported() {
-            "warning"
-        } else {
-            "error"
-        };
-        eprintln!("trailwatch: {kind}: {e}");
-    }
-    if loaded.errors.iter().any(|e| !e.is_unsupported()) {
+    if super::ruleset::report(&loaded.errors) {
         return Err(UsageError("rule errors (see above)".into()).into());
     }
     let mut suppressions = load_suppressions(&r.suppress)?;

@@ -158,6 +158,16 @@ impl Shared {
         }
     }
 
+    /// Whether this version of an input is already recorded (a store error counts as "no": the
+    /// input is read again and its findings deduplicated).
+    pub fn is_recorded(&self, name: &str, version: &str) -> bool {
+        self.store
+            .lock()
+            .ok()
+            .and_then(|s| s.is_done(name, version).ok())
+            .unwrap_or(false)
+    }
+
     pub fn stopping(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
     }
@@ -381,13 +391,7 @@ pub(crate) fn forget(shared: &Shared, name: &str) {
 /// Reads and scans one input. `Err` means nothing was recorded and the input must be offered
 /// again (`Failed`) or was already recorded (`Done`).
 async fn read(shared: &Arc<Shared>, work: &Work) -> Result<Report, Outcome> {
-    let done = shared
-        .store
-        .lock()
-        .ok()
-        .and_then(|s| s.is_done(&work.name, &work.version).ok())
-        .unwrap_or(false);
-    if done {
+    if shared.is_recorded(&work.name, &work.version) {
         tracing::debug!(input = %work.name, "already recorded; skipped");
         shared.stats.skipped.fetch_add(1, Ordering::Relaxed);
         return Err(Outcome::Done);

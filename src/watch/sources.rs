@@ -274,13 +274,7 @@ pub(super) async fn dir(shared: Arc<Shared>, dir: PathBuf, tx: mpsc::Sender<Work
             }
             let name = path.display().to_string();
             let version = format!("{}:{mtime}", meta.len());
-            let done = shared
-                .store
-                .lock()
-                .ok()
-                .and_then(|s| s.is_done(&name, &version).ok())
-                .unwrap_or(false);
-            if done {
+            if shared.is_recorded(&name, &version) {
                 continue;
             }
             let work = Work {
@@ -338,13 +332,7 @@ pub(super) async fn s3_poll(shared: Arc<Shared>, url: String, tx: mpsc::Sender<W
                 for o in objects {
                     let name = format!("s3://{bucket}/{}", o.key);
                     let version = o.etag.clone().unwrap_or_default();
-                    let done = shared
-                        .store
-                        .lock()
-                        .ok()
-                        .and_then(|s| s.is_done(&name, &version).ok())
-                        .unwrap_or(false);
-                    if done {
+                    if shared.is_recorded(&name, &version) {
                         continue;
                     }
                     let work = Work {
