@@ -236,6 +236,14 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
         catching_up: AtomicUsize::new(settings.sqs.len() + settings.dirs.len() + settings.s3.len()),
         settings,
     });
+    // Sinks are checked before anything starts.
+    let sns = (!shared.settings.alerts.sinks.is_empty()).then(|| aws_sdk_sns::Client::new(&conf));
+    let mut targets = Vec::new();
+    for sink in shared.settings.alerts.sinks.clone() {
+        let target =
+            crate::alert::send::Target::new(&sink, sns.as_ref()).map_err(|e| anyhow::anyhow!(e))?;
+        targets.push((sink, target));
+    }
     let (work_tx, work_rx) = mpsc::channel::<Work>(shared.settings.concurrency * 2);
     let (done_tx, done_rx) =
         std::sync::mpsc::sync_channel::<(Work, Report)>(shared.settings.concurrency * 2);
@@ -268,11 +276,8 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
     }
     drop(work_tx);
     tasks.spawn(status(shared.clone()));
-    let sns = (!shared.settings.alerts.sinks.is_empty()).then(|| aws_sdk_sns::Client::new(&conf));
     let mut deliveries = tokio::task::JoinSet::new();
-    for sink in shared.settings.alerts.sinks.clone() {
-        let target =
-            crate::alert::send::Target::new(&sink, sns.as_ref()).map_err(|e| anyhow::anyhow!(e))?;
+    for (sink, target) in targets {
         deliveries.spawn(crate::alert::deliver::run(shared.clone(), sink, target));
     }
     let workers = tokio::spawn(workers(shared.clone(), work_rx, done_tx));
