@@ -322,6 +322,10 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
         summary.duplicates,
         summary.errors
     );
+    if summary.fatal {
+        tracing::error!("stopped because the state database could not be written (see above)");
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

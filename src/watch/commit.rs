@@ -221,6 +221,7 @@ pub(super) fn start(
                 Err(()) => {
                     // The store is unusable: stop rather than acknowledge unrecorded work.
                     shared.finish(&work.ticket, Outcome::Failed);
+                    shared.fatal.store(true, Ordering::SeqCst);
                     shared.stop.store(true, Ordering::SeqCst);
                     shared.stopped.notify_waiters();
                 }

@@ -145,6 +145,8 @@ pub(crate) struct Shared {
     pub wake: Notify,
     /// Set when inputs are finished: deliveries send what is due and stop.
     pub delivering_done: AtomicBool,
+    /// Set when the state store failed: the watcher stops and exits with status 1.
+    pub fatal: AtomicBool,
     /// Sources that have not yet caught up once (an empty receive, a full look at their folder
     /// or prefix); `--idle-exit` waits for all of them.
     pub catching_up: AtomicUsize,
@@ -200,6 +202,8 @@ impl Shared {
 
 /// The watcher's exit: what it did.
 pub struct Summary {
+    /// The watcher stopped because its state store failed.
+    pub fatal: bool,
     pub inputs: u64,
     pub skipped: u64,
     pub records: u64,
@@ -233,6 +237,7 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
         s3: s3_client,
         wake: Notify::new(),
         delivering_done: AtomicBool::new(false),
+        fatal: AtomicBool::new(false),
         catching_up: AtomicUsize::new(settings.sqs.len() + settings.dirs.len() + settings.s3.len()),
         settings,
     });
@@ -305,6 +310,7 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
     }
     let s = &shared.stats;
     Ok(Summary {
+        fatal: shared.fatal.load(Ordering::SeqCst),
         inputs: s.inputs.load(Ordering::SeqCst),
         skipped: s.skipped.load(Ordering::SeqCst),
         records: s.records.load(Ordering::SeqCst),

@@ -590,3 +590,37 @@ fn email_alerts_arrive_over_smtp() {
     assert!(mail.contains("[trailwatch] CRITICAL"), "{mail}");
     assert!(mail.contains("text/html") && mail.contains("text/plain"));
 }
+
+#[test]
+fn email_digest_sends_one_mail_for_many_findings() {
+    let Some((addr, maildir)) = crate::email::smtp() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let id = format!("digest-{}", std::process::id());
+    let records: Vec<Value> = (0..3)
+        .map(|i| {
+            event(
+                "cloudtrail.amazonaws.com",
+                "StopLogging",
+                &format!("{id}-{i}"),
+            )
+        })
+        .collect();
+    let inbox = inbox(dir.path(), &records);
+    let toml = format!(
+        "[sinks.mail]\ntype = \"email\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\nfrom = \"trailwatch@example.com\"\nto = [\"{id}@example.com\"]\ndigest = \"1h\"\n[alerts]\ndefault = [\"mail\"]\n"
+    );
+    run_until_idle(dir.path(), &inbox, &toml, "2s");
+    let envelopes: Vec<PathBuf> = std::fs::read_dir(&maildir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter(|p| std::fs::read_to_string(p).unwrap_or_default().contains(&id))
+        .collect();
+    // One mail for the three findings, sent when the watcher stopped (before the hour was up).
+    assert_eq!(envelopes.len(), 1, "{envelopes:?}");
+    let mail = std::fs::read_to_string(envelopes[0].with_extension("eml")).unwrap();
+    assert!(mail.contains("3 findings (3 critical)"), "{mail}");
+}
