@@ -16,7 +16,13 @@ pub struct AwsOptions {
 /// Loads the SDK configuration. Without a region from flags, environment or profile, requests
 /// go to us-east-1 (S3 buckets elsewhere are found through their region header).
 pub async fn sdk_config(opts: &AwsOptions) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    // No call may hang forever (a stuck GET would hold a worker and shutdown): every attempt has
+    // a deadline well above a 20 s long poll or a large object's download.
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .operation_attempt_timeout(std::time::Duration::from_secs(300))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
     if let Some(p) = &opts.profile {
         loader = loader.profile_name(p);
     }

@@ -60,10 +60,24 @@ pub(super) async fn sqs(
     let mut tick = tokio::time::interval(Duration::from_millis(
         (visibility as u64 * 1000 / 3).clamp(200, 5000),
     ));
+    // When stopping: how long work in progress may still take before its messages are given
+    // back unacknowledged (they are read again later; nothing is lost).
+    let mut give_up: Option<Instant> = None;
     loop {
         let receiving = !shared.stopping() && tx.is_some();
         if !receiving {
             tx = None;
+            let deadline = *give_up.get_or_insert_with(|| Instant::now() + Duration::from_secs(60));
+            if Instant::now() >= deadline && !open.is_empty() {
+                tracing::warn!(
+                    "{name}: {} message(s) still in progress at shutdown; given back to the queue",
+                    open.len()
+                );
+                for (receipt, _) in open.values() {
+                    let _ = queue.set_visibility(receipt, 0).await;
+                }
+                open.clear();
+            }
             if open.is_empty() {
                 receiver.abort();
                 // A batch received after the stop: give it back at once.
