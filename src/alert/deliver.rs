@@ -10,10 +10,14 @@ use super::send::Target;
 use super::{Delivery, SendError};
 use crate::state::Pending;
 use crate::watch::Shared;
+use futures_util::StreamExt;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+
+/// Outbox rows taken at a time.
+const BATCH: usize = 200;
 
 /// Delay before attempt `n + 1`: `initial` doubling up to 5 minutes, with ±25% jitter.
 pub fn backoff(attempts: i64, seed: u64, initial: Duration) -> Duration {
@@ -69,7 +73,7 @@ pub(crate) async fn run(shared: Arc<Shared>, sink: Sink, target: Target) {
             .lock()
             .ok()
             .and_then(|s| {
-                s.pending(&name, 200)
+                s.pending(&name, BATCH)
                     .map_err(|e| tracing::error!("{e}"))
                     .ok()
             })
@@ -78,6 +82,8 @@ pub(crate) async fn run(shared: Arc<Shared>, sink: Sink, target: Target) {
             .into_iter()
             .filter(|p| !held_ids.contains(&p.finding_id))
             .collect();
+        // More may be waiting right behind a full batch: go round again without sleeping.
+        let more = digest.is_none() && due.len() >= BATCH && pause.is_none();
         if let Some(every) = digest {
             // Digest mode: everything due goes out together once per period.
             if !due.is_empty() && (digest_started.elapsed() >= every || finishing) {
@@ -96,6 +102,7 @@ pub(crate) async fn run(shared: Arc<Shared>, sink: Sink, target: Target) {
         } else if pause.is_none_or(|until| Instant::now() >= until) {
             pause = None;
             let mut done = Vec::new();
+            let mut batch = Vec::new();
             for p in due {
                 if let Some((limit, per)) = sink.rate {
                     if period.elapsed() >= per {
@@ -111,30 +118,34 @@ pub(crate) async fn run(shared: Arc<Shared>, sink: Sink, target: Target) {
                     }
                     sent += 1;
                 }
-                let d = delivery(&p);
-                match target.send(&d).await {
+                batch.push(p);
+            }
+            // Several requests in flight for receivers that do not care about order; the
+            // outcomes are handled in order.
+            let target = &target;
+            let mut sends = futures_util::stream::iter(batch.into_iter().map(|p| async move {
+                let result = target.send(&delivery(&p)).await;
+                (p, result)
+            }))
+            .buffered(target.parallelism());
+            while let Some((p, result)) = sends.next().await {
+                match result {
                     Ok(None) => {
                         // Recorded in batches: a crash before the record means these are sent
                         // again, with the same idempotency keys (at least once).
                         done.push(p.finding_id);
                     }
-                    Ok(posted) => {
+                    Ok(Some(posted)) => {
                         if let Ok(mut store) = shared.store.lock() {
                             if let Err(e) = store.delivered(&name, &[p.finding_id], None) {
                                 tracing::error!("{e}");
                             }
-                            if let Some(posted) = posted
-                                && let Err(e) = store.set_thread(
-                                    p.finding_id,
-                                    &name,
-                                    &posted.channel,
-                                    &posted.ts,
-                                )
+                            if let Err(e) =
+                                store.set_thread(p.finding_id, &name, &posted.channel, &posted.ts)
                             {
                                 tracing::error!("{e}");
                             }
                         }
-                        tracing::debug!(sink = %name, finding = p.finding_id, "delivered");
                     }
                     Err(e) => {
                         // A sink that asks to wait is left alone until then (older findings
@@ -146,6 +157,7 @@ pub(crate) async fn run(shared: Arc<Shared>, sink: Sink, target: Target) {
                     }
                 }
             }
+            drop(sends);
             mark(&shared, &name, &done);
         }
         if let Some((_, per)) = sink.rate
@@ -156,8 +168,11 @@ pub(crate) async fn run(shared: Arc<Shared>, sink: Sink, target: Target) {
             period = Instant::now();
             sent = 0;
         }
-        if finishing {
+        if finishing && !more {
             return;
+        }
+        if more && pause.is_none() {
+            continue;
         }
         tokio::select! {
             _ = shared.wake.notified() => {}

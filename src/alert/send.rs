@@ -268,6 +268,15 @@ impl Target {
         Ok(())
     }
 
+    /// Requests in flight at once: webhooks and SNS do not depend on order; Slack messages, mails
+    /// and file lines are sent one after another, in order.
+    pub fn parallelism(&self) -> usize {
+        match self.kind {
+            Kind::Webhook { .. } | Kind::Sns { .. } => 8,
+            _ => 1,
+        }
+    }
+
     /// Whether this sink threads repeats (Slack app).
     pub fn threads(&self) -> bool {
         matches!(self.kind, Kind::SlackApp { .. })
