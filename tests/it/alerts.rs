@@ -2,15 +2,11 @@
 //! and an SMTP server; failures, retries, threading and crashes.
 
 use crate::http::{Reply, Server};
-use crate::support::{gzip, record, trailwatch};
+use crate::support::{bin, gzip, record, trailwatch};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn bin() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("trailwatch")
-}
 
 fn ok() -> Reply {
     Reply::Status(200, "ok".into())

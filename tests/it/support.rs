@@ -48,22 +48,14 @@ pub fn scan_with_summary(args: &[&str]) -> (i32, Vec<serde_json::Value>, String)
 
 /// Runs `trailwatch scan ARGS --format jsonl -q` and returns (exit code, findings, stderr).
 pub fn scan_jsonl(args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
-    let out = trailwatch()
-        .arg("scan")
-        .args(args)
-        .args(["--format", "jsonl", "-q"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8(out.stdout).expect("utf-8 output");
-    let findings = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
-    (
-        out.status.code().unwrap_or(-1),
-        findings,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut quiet = args.to_vec();
+    quiet.push("-q");
+    scan_with_summary(&quiet)
+}
+
+/// The path of the `trailwatch` binary, for tests that start it as a process they control.
+pub fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("trailwatch")
 }
 
 /// [`scan_jsonl`] with only the catalog (`--packs guide`): one finding per guide event.

@@ -1,7 +1,7 @@
 //! S3 scans and `watch` against a real S3/SQS protocol server (moto), with real files.
 
 use crate::aws::{Moto, moto};
-use crate::support::{gzip, record, trailwatch};
+use crate::support::{bin, gzip, record, trailwatch};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -24,10 +24,6 @@ fn key(account: &str, region: &str, day: u32, n: usize) -> String {
     format!(
         "AWSLogs/o-a1b2c3d4e5/{account}/CloudTrail/{region}/2026/11/{day:02}/{account}_CloudTrail_{region}_202611{day:02}T1200Z_{n:04}.json.gz"
     )
-}
-
-fn bin() -> std::path::PathBuf {
-    assert_cmd::cargo::cargo_bin("trailwatch")
 }
 
 /// Starts `watch` with these arguments (output to `out`, state in `dir`).
