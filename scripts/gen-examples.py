@@ -1565,9 +1565,9 @@ def write_readme(files, records):
 
 
 def guide_events():
-    """(eventSource, eventName) pairs of the built-in catalog (catalog/*.yaml), read without a YAML parser."""
+    """(eventSource, eventName) pairs of the built-in catalog (crates/core/catalog/*.yaml), read without a YAML parser."""
     pairs = set()
-    for f in sorted((ROOT / "catalog").glob("*.yaml")):
+    for f in sorted((ROOT / "crates" / "core" / "catalog").glob("*.yaml")):
         name = None
         for line in f.read_text().splitlines():
             m = re.match(r"\s*-\s*event_name:\s*(\S+)", line)
@@ -1580,7 +1580,7 @@ def guide_events():
                     pairs.add((src.strip(), name))
                 name = None
     if not pairs:
-        sys.exit("no catalog entries found under catalog/")
+        sys.exit("no catalog entries found under crates/core/catalog/")
     return pairs
 
 

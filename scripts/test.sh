@@ -51,4 +51,4 @@ if [ "${TRAILWATCH_SKIP_SMTP:-}" != 1 ]; then
     export TRAILWATCH_TEST_SMTP TRAILWATCH_TEST_SMTP_DIR
 fi
 
-cargo test --locked "$@"
+cargo test --workspace --locked "$@"

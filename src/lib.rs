@@ -1,36 +1,31 @@
 //! trailwatch watches AWS CloudTrail for the events that matter and explains each one.
 //!
-//! # Layout
+//! This crate holds the effectful edges around the pure core, [`trailwatch_core`] (re-exported
+//! here as [`record`], [`catalog`], [`rules`], [`engine`], [`noise`], [`finding`] and [`units`]).
+//! See `ARCHITECTURE.md` for the pipeline and where each kind of change goes.
 //!
-//! The modules follow the pipeline, from where bytes come from to where findings go:
+//! # Layout, in pipeline order
 //!
-//! - [`source`]: where CloudTrail data comes from (local files and directories).
-//! - [`record`]: container shapes, structural splitting and the record model (pure).
-//! - [`catalog`]: the built-in catalog of notable events, kept as data (pure).
-//! - [`engine`]: matching records to rules, with a prefilter that skips records that cannot
-//!   match (pure).
-//! - [`finding`]: what a match reports.
-//! - [`scan`]: the pipeline that ties the stages together, in parallel.
-//! - [`sink`]: output formats.
-//! - [`summary`]: the end-of-run summary.
-//! - [`cli`]: the command line.
-//!
-//! The core (`record`, `catalog`, `engine`, `finding`) is synchronous and does no I/O.
+//! - [`source`]: where CloudTrail data comes from: files and folders, S3 objects, SQS messages and
+//!   the notification bodies they carry, the S3 key layout.
+//! - [`aws`]: AWS client set-up shared by every AWS caller.
+//! - [`scan`]: the parallel pipeline that turns input bytes into findings, the S3 scan, and the
+//!   end-of-run summary.
+//! - [`output`]: the scan output formats (table, JSON Lines, JSON, CSV).
+//! - [`alert`]: routes, alert sinks and outbox delivery.
+//! - [`watch`]: following new data (SQS, folders, S3 polling) with durable progress.
+//! - [`state`]: the SQLite state store (processed inputs, findings, dedup, outbox).
+//! - [`config`]: the configuration file.
+//! - [`cli`]: the command line: clap types and wiring only.
+
+pub use trailwatch_core::{catalog, engine, finding, noise, record, rules, units};
 
 pub mod alert;
-pub mod catalog;
+pub mod aws;
 pub mod cli;
 pub mod config;
-pub mod engine;
-pub mod finding;
-pub mod noise;
-pub mod notify;
-pub mod record;
-pub mod remote;
-pub mod rules;
+pub mod output;
 pub mod scan;
-pub mod sink;
 pub mod source;
 pub mod state;
-pub mod summary;
 pub mod watch;

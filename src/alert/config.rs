@@ -116,8 +116,9 @@ pub fn secret(value: &str, what: &str) -> Result<String, String> {
 fn duration(v: Option<&toml::Value>, what: &str, default: Duration) -> Result<Duration, String> {
     match v {
         None => Ok(default),
-        Some(toml::Value::String(s)) => crate::rules::yaml::parse_duration(s)
-            .ok_or_else(|| format!("{what}: '{s}' is not a duration (30s, 10m, 1h)")),
+        Some(toml::Value::String(s)) => {
+            crate::units::duration(s).map_err(|e| format!("{what}: {e}"))
+        }
         Some(_) => Err(format!("{what}: expected a duration string")),
     }
 }

@@ -163,7 +163,7 @@ pub fn slack_message(finding: &Value, count: u64, channel: Option<&str>) -> Valu
 }
 
 /// A reply in the thread of an earlier message for the same kind of finding:
-/// "N more like this (latest: <time> by <actor>)", N being `count` (every finding the reply
+/// `"N more like this (latest: <time> by <actor>)"`, N being `count` (every finding the reply
 /// stands for is a repeat). The latest time is `last_time` when present, else `event_time`.
 pub fn slack_repeat_reply(finding: &Value, count: u64, channel: &str, thread_ts: &str) -> Value {
     let time = text(finding, "last_time").or_else(|| text(finding, "event_time"));
@@ -179,7 +179,7 @@ pub fn slack_repeat_reply(finding: &Value, count: u64, channel: &str, thread_ts:
 }
 
 /// Email for one finding: (subject, plain text body, HTML body). The subject is
-/// "[trailwatch] CRITICAL: <title> in <account>/<region>", with line breaks removed.
+/// `"[trailwatch] CRITICAL: <title> in <account>/<region>"`, with line breaks removed.
 pub fn email_single(finding: &Value, count: u64) -> (String, String, String) {
     let sev = severity(finding).to_uppercase();
     let title = title(finding);
@@ -240,8 +240,8 @@ pub fn email_single(finding: &Value, count: u64) -> (String, String, String) {
 }
 
 /// Digest of several findings, each with its count: (subject, plain text body, HTML body). The
-/// subject counts findings (summing counts) by severity: "[trailwatch] 7 findings (2 critical,
-/// 5 high)". Findings are listed most severe first, otherwise in the order given.
+/// subject counts findings (summing counts) by severity: `"[trailwatch] 7 findings (2 critical,
+/// 5 high)"`. Findings are listed most severe first, otherwise in the order given.
 pub fn email_digest(findings: &[(Value, u64)]) -> (String, String, String) {
     let mut by_sev = [0u64; SEVERITIES.len() + 1];
     for (f, n) in findings {

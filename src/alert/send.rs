@@ -180,7 +180,7 @@ impl Target {
                     .send()
                     .await
                     .map(|_| None)
-                    .map_err(|e| SendError::retry(crate::source::aws::describe(&e)))
+                    .map_err(|e| SendError::retry(crate::aws::describe(&e)))
             }
             Kind::Email { email } => {
                 let (subject, text, html) = render::email_single(&d.finding, d.count);
@@ -250,7 +250,7 @@ impl Target {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| SendError::retry(crate::source::aws::describe(&e))),
+                .map_err(|e| SendError::retry(crate::aws::describe(&e))),
             Kind::File { path } => {
                 let lines: String = items.iter().map(|d| format!("{}\n", d.finding)).collect();
                 append(path, &lines)

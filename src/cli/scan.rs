@@ -5,12 +5,12 @@ use super::{ColorChoice, UsageError, stdout_is_terminal};
 use crate::catalog::{Catalog, SERVICES, Severity};
 use crate::engine::{Engine, Filter};
 use crate::noise::Noise;
+use crate::output::{self, Format};
 use crate::record::time;
 use crate::rules::{Rule, packs};
+use crate::scan::summary::Summary;
 use crate::scan::{self, Options, Report};
-use crate::sink::{self, Format};
 use crate::source::file;
-use crate::summary::Summary;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{BufWriter, IsTerminal, Write};
@@ -154,7 +154,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         )),
         None => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
     };
-    let mut sink = sink::open(format, out, args.color.enabled(to_terminal));
+    let mut sink = output::open(format, out, args.color.enabled(to_terminal));
     let progress = progress_bar(inputs.files.len() as u64, args.quiet);
     let opts = Options {
         max_size: args.max_size,
@@ -198,7 +198,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
             .enable_all()
             .build()
             .context("starting the async runtime")?;
-        let aws_opts = crate::source::aws::AwsOptions {
+        let aws_opts = crate::aws::AwsOptions {
             profile: args.profile.clone(),
             region: args.aws_region.clone(),
             endpoint_url: args.endpoint_url.clone(),
@@ -209,7 +209,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
             since: filter.since,
             until: filter.until,
         };
-        let listing = rt.block_on(crate::remote::scan(
+        let listing = rt.block_on(crate::scan::s3::scan(
             &urls,
             &aws_opts,
             &scope,
@@ -398,36 +398,7 @@ fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// Parses sizes such as `512M`, `2G`, `1048576`.
+/// Parses sizes such as `512M`, `2G`, `1048576` (a clap value parser).
 pub(super) fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| format!("invalid size '{s}'"))?;
-    let mult: u64 = match unit
-        .to_ascii_uppercase()
-        .trim_end_matches("IB")
-        .trim_end_matches('B')
-    {
-        "" => 1,
-        "K" => 1 << 10,
-        "M" => 1 << 20,
-        "G" => 1 << 30,
-        _ => return Err(format!("invalid size unit in '{s}' (use K, M or G)")),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("size '{s}' is too large"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("512M"), Ok(512 << 20));
-        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
-        assert_eq!(parse_size("100"), Ok(100));
-        assert!(parse_size("12X").is_err());
-    }
+    crate::units::size(s).map_err(|e| e.to_string())
 }

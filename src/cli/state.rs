@@ -87,9 +87,8 @@ pub fn run(cmd: StateCommand) -> Result<ExitCode> {
             writeln!(out, "dead letters    {}", info.dead_letters)?;
         }
         StateCommand::Prune { db, older_than } => {
-            let age = crate::rules::yaml::parse_duration(&older_than).ok_or_else(|| {
-                UsageError(format!("--older-than '{older_than}': not a duration"))
-            })?;
+            let age = crate::units::duration(&older_than)
+                .map_err(|e| UsageError(format!("--older-than: {e}")))?;
             let before = jiff::Timestamp::now().as_second() - age.as_secs() as i64;
             let p = db.open()?.prune(before)?;
             writeln!(

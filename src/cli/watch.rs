@@ -3,13 +3,13 @@
 
 use super::UsageError;
 use super::ruleset::{RuleArgs, load_suppressions};
+use crate::aws::AwsOptions;
 use crate::catalog::Catalog;
 use crate::config::{self, Config};
 use crate::engine::{Engine, Filter};
 use crate::noise::Suppression;
 use crate::rules::packs;
 use crate::scan::Options;
-use crate::source::aws::AwsOptions;
 use crate::watch::{self, OnMissing, Output, Settings};
 use anyhow::{Context, Result};
 use std::io::Write;
@@ -123,12 +123,7 @@ fn config_name(args: &WatchArgs) -> String {
 }
 
 fn duration(text: &str, what: &str) -> Result<Duration> {
-    crate::rules::yaml::parse_duration(text).ok_or_else(|| {
-        UsageError(format!(
-            "{what}: '{text}' is not a duration (30s, 10m, 1h, 7d)"
-        ))
-        .into()
-    })
+    crate::units::duration(text).map_err(|e| UsageError(format!("{what}: {e}")).into())
 }
 
 /// Merges flags (and their environment variables) over the config file over defaults.

@@ -19,7 +19,7 @@ pub struct Inputs {
     pub files: Vec<PathBuf>,
     /// Digest files (under `CloudTrail-Digest/`), skipped without reading.
     pub digests: Vec<PathBuf>,
-    /// Files a directory walk passed over by name (see [`NOT_LOGS`]) or because they are hidden.
+    /// Files a directory walk passed over by name (see `NOT_LOGS`) or because they are hidden.
     pub passed_over: usize,
     /// Paths that could not be listed or opened.
     pub errors: Vec<InputError>,

@@ -1,8 +1,8 @@
 //! Reading CloudTrail logs from S3: listing a trail bucket with its key layout pruned by account,
 //! region and date (see [`super::layout`]), and fetching objects.
 
-use super::aws::describe;
 use super::layout::{Plan, Scope, Step};
+use crate::aws::describe;
 use aws_sdk_s3::Client;
 
 /// An S3 object found by a listing.

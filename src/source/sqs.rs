@@ -1,8 +1,8 @@
 //! An SQS queue of notifications: long-polled receives, deletes after the work is recorded, and
 //! visibility extensions while a message's work is still running. What a body means is decided
-//! by [`crate::notify`].
+//! by [`crate::source::notification`].
 
-use super::aws::describe;
+use crate::aws::describe;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 

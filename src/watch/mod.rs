@@ -1,9 +1,9 @@
 //! `trailwatch watch`: follows new CloudTrail data in real time and records every finding exactly
 //! once.
 //!
-//! Sources ([`sources`]: SQS queues, local folders, S3 polling) put [`Work`] on a bounded queue,
+//! Sources (`sources`: SQS queues, local folders, S3 polling) put [`Work`] on a bounded queue,
 //! which is the backpressure: a source waits when the workers are busy. Workers fetch and scan in
-//! parallel. One committer thread ([`commit`]) applies dedup windows and thresholds in commit
+//! parallel. One committer thread (`commit`) applies dedup windows and thresholds in commit
 //! order, records each input with its findings in the state store in one transaction, writes the
 //! findings to the output, and only then lets the source acknowledge the input (an SQS message is
 //! deleted when every object it named has been recorded). A crash at any point leaves either an
@@ -13,9 +13,9 @@
 mod commit;
 mod sources;
 
+use crate::aws::{self, AwsOptions};
 use crate::engine::{Engine, Filter};
 use crate::scan::{Options, Report};
-use crate::source::aws::{self, AwsOptions};
 use crate::source::s3;
 use crate::state::Store;
 use std::path::PathBuf;

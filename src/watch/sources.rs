@@ -3,8 +3,8 @@
 //! committer says it is recorded.
 
 use super::{Origin, Outcome, Shared, Ticket, Work};
-use crate::notify::{self, Notice};
 use crate::source::layout::Scope;
+use crate::source::notification::{self as notify, Notice};
 use crate::source::s3;
 use crate::source::sqs::{Message, Queue};
 use std::collections::{HashMap, HashSet};

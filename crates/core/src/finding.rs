@@ -168,8 +168,8 @@ impl Finding {
     }
 
     /// An empty finding of a rule, for tests.
-    #[cfg(test)]
-    pub(crate) fn blank(rule_id: &str) -> Finding {
+    #[doc(hidden)]
+    pub fn blank(rule_id: &str) -> Finding {
         let mut rule = crate::rules::from_entry(&Entry::default());
         rule.id = rule_id.to_string();
         let record = match Record::parse_text(br#"{"eventSource":"x","eventName":"y"}"#) {

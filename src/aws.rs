@@ -1,4 +1,4 @@
-//! AWS client configuration shared by the S3 and SQS sources (and later the SNS sink): the
+//! AWS client configuration shared by every AWS caller (S3 and SQS sources, the SNS alert sink): the
 //! standard credential chain (environment, profile, SSO, web identity, container and instance
 //! roles), with the profile, region and endpoint the user chose.
 

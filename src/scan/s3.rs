@@ -2,9 +2,9 @@
 //! concurrently, scan them on the blocking pool, and hand the reports back in key order, so the
 //! output is the same as for the same files on disk.
 
+use crate::aws::{self, AwsOptions};
 use crate::engine::{Engine, Filter};
 use crate::scan::{self, Options, Report};
-use crate::source::aws::{self, AwsOptions};
 use crate::source::layout::Scope;
 use crate::source::s3;
 use futures_util::StreamExt;
