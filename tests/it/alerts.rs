@@ -1,12 +1,15 @@
 //! Alerts through real receivers: HTTP servers standing in for Slack and webhooks, SNS on moto,
 //! and an SMTP server; failures, retries, threading and crashes.
 
+/// SNS and email receivers.
+mod sns_email;
+
 use crate::http::{Reply, Server};
-use crate::support::{bin, gzip, record, trailwatch};
+use crate::support::{bin, config_check, delivery_gz, event, state_info, trailwatch};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn ok() -> Reply {
     Reply::Status(200, "ok".into())
@@ -16,18 +19,21 @@ fn ok() -> Reply {
 fn inbox(dir: &Path, records: &[Value]) -> PathBuf {
     let inbox = dir.join("in");
     std::fs::create_dir_all(&inbox).unwrap();
-    std::fs::write(
-        inbox.join("a.json.gz"),
-        gzip(json!({ "Records": records }).to_string().as_bytes()),
-    )
-    .unwrap();
+    std::fs::write(inbox.join("a.json.gz"), delivery_gz(records)).unwrap();
     inbox
 }
 
-fn event(source: &str, name: &str, id: &str) -> Value {
-    let mut r = record(source, name);
-    r["eventID"] = json!(id);
-    r
+/// A folder with one delivery file holding one StopLogging (a critical guide event) with this id.
+fn stop_logging_inbox(dir: &Path, id: &str) -> PathBuf {
+    inbox(dir, &[event("cloudtrail.amazonaws.com", "StopLogging", id)])
+}
+
+/// A configuration with one webhook sink `hook` at `URL/h` (with `options`, TOML lines) as the
+/// default sink, and `alerts` (more TOML lines) in the `[alerts]` table.
+fn default_hook(url: &str, options: &str, alerts: &str) -> String {
+    format!(
+        "[sinks.hook]\ntype = \"webhook\"\nurl = \"{url}/h\"\n{options}[alerts]\ndefault = [\"hook\"]\n{alerts}"
+    )
 }
 
 /// Starts `watch --dir` with a config file holding `toml` (sinks, routes).
@@ -148,13 +154,11 @@ fn failures_are_retried_until_delivered_with_the_same_key() {
         ],
         ok(),
     );
-    let inbox = inbox(
-        dir.path(),
-        &[event("cloudtrail.amazonaws.com", "StopLogging", "retry-1")],
-    );
-    let toml = format!(
-        "[sinks.hook]\ntype = \"webhook\"\nurl = \"{}/h\"\ntimeout = \"1s\"\n[alerts]\ndefault = [\"hook\"]\nretry_initial = \"1s\"\n",
-        hook.url()
+    let inbox = stop_logging_inbox(dir.path(), "retry-1");
+    let toml = default_hook(
+        &hook.url(),
+        "timeout = \"1s\"\n",
+        "retry_initial = \"1s\"\n",
     );
     let child = spawn(dir.path(), &inbox, &toml, &[]);
     let reqs = hook.wait_for(5, Duration::from_secs(60));
@@ -173,17 +177,7 @@ fn failures_are_retried_until_delivered_with_the_same_key() {
     // Retry-After: 1 was honoured.
     assert!(reqs[2].at.duration_since(reqs[1].at) >= Duration::from_millis(900));
     assert!(err.contains("retrying"), "{err}");
-    let info = trailwatch()
-        .args([
-            "state",
-            "info",
-            "--json",
-            "--state",
-            dir.path().join("state.db").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let info: Value = serde_json::from_slice(&info.stdout).unwrap();
+    let info = state_info(&dir.path().join("state.db"));
     assert!(
         info["outbox"]
             .as_array()
@@ -199,14 +193,8 @@ fn failures_are_retried_until_delivered_with_the_same_key() {
 fn permanent_failures_become_dead_letters_and_can_be_retried() {
     let dir = tempfile::tempdir().unwrap();
     let hook = Server::start(vec![Reply::Status(404, "no such hook".into())], ok());
-    let inbox = inbox(
-        dir.path(),
-        &[event("cloudtrail.amazonaws.com", "StopLogging", "dead-1")],
-    );
-    let toml = format!(
-        "[sinks.hook]\ntype = \"webhook\"\nurl = \"{}/h\"\n[alerts]\ndefault = [\"hook\"]\n",
-        hook.url()
-    );
+    let inbox = stop_logging_inbox(dir.path(), "dead-1");
+    let toml = default_hook(&hook.url(), "", "");
     let err = run_until_idle(dir.path(), &inbox, &toml, "2s");
     assert!(err.contains("dead letters"), "{err}");
     let state = dir.path().join("state.db");
@@ -323,10 +311,7 @@ fn rate_limit_sends_the_rest_as_one_summary() {
         })
         .collect();
     let inbox = inbox(dir.path(), &records);
-    let toml = format!(
-        "[sinks.hook]\ntype = \"webhook\"\nurl = \"{}/h\"\nrate = \"2/m\"\n[alerts]\ndefault = [\"hook\"]\n",
-        hook.url()
-    );
+    let toml = default_hook(&hook.url(), "rate = \"2/m\"\n", "");
     run_until_idle(dir.path(), &inbox, &toml, "2s");
     let reqs = hook.requests();
     assert_eq!(reqs.len(), 3, "{reqs:?}");
@@ -347,14 +332,8 @@ fn kill_9_between_send_and_record_redelivers_with_the_same_key() {
         vec![Reply::Delay(Duration::from_secs(5), Box::new(ok()))],
         ok(),
     );
-    let inbox = inbox(
-        dir.path(),
-        &[event("cloudtrail.amazonaws.com", "StopLogging", "k9")],
-    );
-    let toml = format!(
-        "[sinks.hook]\ntype = \"webhook\"\nurl = \"{}/h\"\ntimeout = \"10s\"\n[alerts]\ndefault = [\"hook\"]\n",
-        hook.url()
-    );
+    let inbox = stop_logging_inbox(dir.path(), "k9");
+    let toml = default_hook(&hook.url(), "timeout = \"10s\"\n", "");
     let mut child = spawn(dir.path(), &inbox, &toml, &[]);
     let first = hook.wait_for(1, Duration::from_secs(30));
     assert_eq!(first.len(), 1);
@@ -427,17 +406,7 @@ fn alert_test_and_config_check_redact_secrets() {
         .unwrap();
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("HOOK_SECRET"));
-    let check = trailwatch()
-        .args(["config", "check", config.to_str().unwrap()])
-        .env("HOOK_SECRET", "s3cret")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&check.stdout);
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    let text = config_check(&config, &[("HOOK_SECRET", "s3cret")]);
     assert!(
         !text.contains("s3cret") && !text.contains("supersecret"),
         "{text}"
@@ -449,10 +418,7 @@ fn alert_test_and_config_check_redact_secrets() {
 fn scan_alert_sends_a_one_shot_scan() {
     let dir = tempfile::tempdir().unwrap();
     let hook = Server::start(vec![], ok());
-    let inbox = inbox(
-        dir.path(),
-        &[event("cloudtrail.amazonaws.com", "StopLogging", "scan-1")],
-    );
+    let inbox = stop_logging_inbox(dir.path(), "scan-1");
     let config = dir.path().join("c.toml");
     std::fs::write(&config, format!("[sinks.hook]\ntype = \"webhook\"\nurl = \"{}/h\"\n[[routes]]\nmin_severity = \"critical\"\nsinks = [\"hook\"]\n", hook.url())).unwrap();
     let out = trailwatch()
@@ -474,149 +440,4 @@ fn scan_alert_sends_a_one_shot_scan() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("alerts: 1 delivered, 0 failed"));
     assert_eq!(hook.requests()[0].json()["event_id"], "scan-1");
-}
-
-#[test]
-fn sns_publishes_with_message_attributes() {
-    let Some(m) = crate::aws::moto() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let conf = m.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sns::config::Credentials::new(
-                "test", "test", None, None, "static",
-            ))
-            .endpoint_url(&m.endpoint)
-            .load(),
-    );
-    let sns = aws_sdk_sns::Client::new(&conf);
-    let topic = m
-        .block_on(sns.create_topic().name(m.unique("alerts")).send())
-        .unwrap()
-        .topic_arn()
-        .unwrap()
-        .to_string();
-    let queue = m.create_queue(&m.unique("alerts"));
-    m.block_on(
-        sns.subscribe()
-            .topic_arn(&topic)
-            .protocol("sqs")
-            .endpoint(m.queue_arn(&queue))
-            .send(),
-    )
-    .unwrap();
-    let inbox = inbox(
-        dir.path(),
-        &[event("cloudtrail.amazonaws.com", "StopLogging", "sns-1")],
-    );
-    let toml = format!(
-        "[aws]\nendpoint_url = \"{}\"\nregion = \"us-east-1\"\n[sinks.topic]\ntype = \"sns\"\ntopic_arn = \"{topic}\"\n[alerts]\ndefault = [\"topic\"]\n",
-        m.endpoint
-    );
-    let err = run_until_idle(dir.path(), &inbox, &toml, "2s");
-    let bodies = m.receive_bodies(&queue, 2);
-    assert_eq!(bodies.len(), 1, "{err}");
-    let envelope: Value = serde_json::from_str(&bodies[0]).unwrap();
-    let message: Value = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
-    assert_eq!(message["event_id"], "sns-1");
-    let attrs = &envelope["MessageAttributes"];
-    assert_eq!(attrs["severity"]["Value"], "critical", "{envelope}");
-    assert_eq!(attrs["rule_id"]["Value"], "guide.cloudtrail.StopLogging");
-    assert_eq!(attrs["account_id"]["Value"], "111122223333");
-    assert_eq!(attrs["service"]["Value"], "cloudtrail");
-}
-
-#[test]
-fn email_alerts_arrive_over_smtp() {
-    let Some((addr, maildir)) = crate::email::smtp() else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let (host, port) = addr.rsplit_once(':').unwrap();
-    let id = format!("mail-{}", std::process::id());
-    let inbox = inbox(
-        dir.path(),
-        &[event("cloudtrail.amazonaws.com", "StopLogging", &id)],
-    );
-    let toml = format!(
-        "[sinks.mail]\ntype = \"email\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\nusername = \"trailwatch\"\npassword = \"env:SMTP_PASSWORD\"\nfrom = \"trailwatch@example.com\"\nto = [\"{id}@example.com\"]\n[alerts]\ndefault = [\"mail\"]\n"
-    );
-    let config = dir.path().join("trailwatch.toml");
-    std::fs::write(&config, &toml).unwrap();
-    let out = Command::new(bin())
-        .args([
-            "watch",
-            "--config",
-            config.to_str().unwrap(),
-            "--dir",
-            inbox.to_str().unwrap(),
-        ])
-        .args(["--packs", "guide", "--idle-exit", "2s"])
-        .args([
-            "--state",
-            dir.path().join("state.db").to_str().unwrap(),
-            "-o",
-            dir.path().join("o.jsonl").to_str().unwrap(),
-        ])
-        .env("SMTP_PASSWORD", "trailwatch-test-password")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let started = Instant::now();
-    // The recipient is unique to this test: find its envelope, then the message beside it.
-    let mail = loop {
-        let found = std::fs::read_dir(&maildir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .find(|p| std::fs::read_to_string(p).unwrap_or_default().contains(&id));
-        if let Some(envelope) = found {
-            break std::fs::read_to_string(envelope.with_extension("eml")).unwrap();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no mail for {id}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(mail.contains("[trailwatch] CRITICAL"), "{mail}");
-    assert!(mail.contains("text/html") && mail.contains("text/plain"));
-}
-
-#[test]
-fn email_digest_sends_one_mail_for_many_findings() {
-    let Some((addr, maildir)) = crate::email::smtp() else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let (host, port) = addr.rsplit_once(':').unwrap();
-    let id = format!("digest-{}", std::process::id());
-    let records: Vec<Value> = (0..3)
-        .map(|i| {
-            event(
-                "cloudtrail.amazonaws.com",
-                "StopLogging",
-                &format!("{id}-{i}"),
-            )
-        })
-        .collect();
-    let inbox = inbox(dir.path(), &records);
-    let toml = format!(
-        "[sinks.mail]\ntype = \"email\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\nfrom = \"trailwatch@example.com\"\nto = [\"{id}@example.com\"]\ndigest = \"1h\"\n[alerts]\ndefault = [\"mail\"]\n"
-    );
-    run_until_idle(dir.path(), &inbox, &toml, "2s");
-    let envelopes: Vec<PathBuf> = std::fs::read_dir(&maildir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .filter(|p| std::fs::read_to_string(p).unwrap_or_default().contains(&id))
-        .collect();
-    // One mail for the three findings, sent when the watcher stopped (before the hour was up).
-    assert_eq!(envelopes.len(), 1, "{envelopes:?}");
-    let mail = std::fs::read_to_string(envelopes[0].with_extension("eml")).unwrap();
-    assert!(mail.contains("3 findings (3 critical)"), "{mail}");
 }

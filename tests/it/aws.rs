@@ -3,6 +3,8 @@
 //! Tests call [`moto()`] and return early on `None`. Every test makes its own buckets and queues
 //! with [`Moto::unique`] names, so tests run in parallel against one server without a reset.
 
+use crate::support::services::{MOTO, gate};
+use crate::support::unique;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::error::DisplayErrorContext;
@@ -12,82 +14,14 @@ use aws_sdk_s3::types::{
     QueueConfiguration, S3KeyFilter,
 };
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, QueueAttributeName};
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// The moto server of `TRAILWATCH_TEST_ENDPOINT` with S3 and SQS clients for it, or `None` (with a
 /// message) when `TRAILWATCH_SKIP_MOTO=1` and no endpoint is set. Without either, it panics: a
 /// plain `cargo test` must not pass while silently skipping the AWS tests.
 pub fn moto() -> Option<Moto> {
-    let endpoint = match std::env::var("TRAILWATCH_TEST_ENDPOINT") {
-        Ok(e) if !e.is_empty() => e.trim_end_matches('/').to_string(),
-        _ => {
-            if std::env::var("TRAILWATCH_SKIP_MOTO").is_ok_and(|v| v == "1") {
-                // Once per run, and past the test harness's output capture (which swallows
-                // `eprintln!` of passing tests), so a skipped run says so.
-                static SKIP: std::sync::Once = std::sync::Once::new();
-                SKIP.call_once(|| {
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "skipped: moto tests (TRAILWATCH_SKIP_MOTO=1)"
-                    );
-                });
-                return None;
-            }
-            panic!(
-                "TRAILWATCH_TEST_ENDPOINT is not set: run the tests with scripts/test.sh, which \
-                 starts the moto server, or set TRAILWATCH_SKIP_MOTO=1 to skip them"
-            );
-        }
-    };
-    if let Err(e) = probe(&endpoint) {
-        panic!(
-            "TRAILWATCH_TEST_ENDPOINT={endpoint} does not answer as a moto server ({e}): start it \
-             with scripts/moto.sh start (log in target/moto.log), or run scripts/test.sh"
-        );
-    }
-    Some(Moto::new(endpoint))
-}
-
-/// `GET /moto-api/` over a plain TCP connection; Ok when the answer is HTTP 200.
-fn probe(endpoint: &str) -> Result<(), String> {
-    let rest = endpoint
-        .strip_prefix("http://")
-        .ok_or("not an http:// URL")?;
-    let host = rest.split('/').next().unwrap_or(rest);
-    let addr = host
-        .to_socket_addrs()
-        .map_err(|e| format!("bad address {host}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{host} resolves to nothing"))?;
-    let timeout = Duration::from_secs(3);
-    let mut conn = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
-    conn.set_read_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    conn.set_write_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    write!(
-        conn,
-        "GET /moto-api/ HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| e.to_string())?;
-    let mut head = [0u8; 64];
-    let mut n = 0;
-    while n < 12 {
-        match conn.read(&mut head[n..]).map_err(|e| e.to_string())? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    let status = String::from_utf8_lossy(&head[..n]);
-    let status = status.lines().next().unwrap_or_default();
-    if status.starts_with("HTTP/1.") && status.split(' ').nth(1) == Some("200") {
-        Ok(())
-    } else {
-        Err(format!("answered {status:?}"))
-    }
+    let endpoint = gate(&MOTO)?;
+    Some(Moto::new(endpoint.trim_end_matches('/').to_string()))
 }
 
 /// Blocking S3/SQS helpers over the SDK clients. Each call runs on the struct's own runtime;
@@ -141,7 +75,6 @@ impl Moto {
     /// A name no other test (in this or a parallel process) uses: `stem-PID-N-MILLIS`, lowercase,
     /// at most 63 characters, valid for buckets and queues.
     pub fn unique(&self, stem: &str) -> String {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
         let mut stem: String = stem
             .chars()
             .map(|c| match c.to_ascii_lowercase() {
@@ -154,12 +87,7 @@ impl Moto {
         if stem.is_empty() {
             stem.push('t');
         }
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let millis = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis();
-        format!("{stem}-{}-{n}-{millis}", std::process::id())
+        unique(&stem)
     }
 
     pub fn create_bucket(&self, name: &str) {

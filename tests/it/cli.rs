@@ -1,4 +1,4 @@
-use crate::support::{record, scan_guide, trailwatch, write};
+use crate::support::{record, scan_guide, texts, trailwatch, write};
 use serde_json::{Value, json};
 
 /// A file with a few findings across services, accounts, regions and times.
@@ -24,10 +24,7 @@ fn fixture(dir: &std::path::Path) -> String {
 fn events(args: &[&str]) -> Vec<String> {
     let (code, findings, stderr) = scan_guide(args);
     assert_eq!(code, 0, "{stderr}");
-    findings
-        .iter()
-        .map(|f| f["event_name"].as_str().unwrap().to_string())
-        .collect()
+    texts(&findings, "event_name")
 }
 
 #[test]

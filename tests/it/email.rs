@@ -5,11 +5,11 @@
 //! `TRAILWATCH_TEST_SMTP_DIR/<n>.eml` (with the envelope in `<n>.json`); each test sends with its
 //! own [`unique`] subject and finds its messages by it, so tests run in parallel on one server.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use crate::support::services::{SMTP, gate};
+use crate::support::unique;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use trailwatch::alert::SendError;
 use trailwatch::alert::email::{Email, EmailConfig, Tls};
 
@@ -23,26 +23,7 @@ const FROM: &str = "Trailwatch Alerts <alerts@example.com>";
 /// server is set. Without either, it panics: a plain `cargo test` must not pass while silently
 /// skipping the email tests.
 pub fn smtp() -> Option<(String, PathBuf)> {
-    let addr = match std::env::var("TRAILWATCH_TEST_SMTP") {
-        Ok(a) if !a.is_empty() => a,
-        _ => {
-            if std::env::var("TRAILWATCH_SKIP_SMTP").is_ok_and(|v| v == "1") {
-                // Once per run, and past the test harness's output capture.
-                static SKIP: std::sync::Once = std::sync::Once::new();
-                SKIP.call_once(|| {
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "skipped: SMTP tests (TRAILWATCH_SKIP_SMTP=1)"
-                    );
-                });
-                return None;
-            }
-            panic!(
-                "TRAILWATCH_TEST_SMTP is not set: run the tests with scripts/test.sh, which starts \
-                 the test SMTP server, or set TRAILWATCH_SKIP_SMTP=1 to skip them"
-            );
-        }
-    };
+    let addr = gate(&SMTP)?;
     let dir = match std::env::var("TRAILWATCH_TEST_SMTP_DIR") {
         Ok(d) if !d.is_empty() => PathBuf::from(d),
         _ => panic!(
@@ -50,52 +31,12 @@ pub fn smtp() -> Option<(String, PathBuf)> {
              the messages) is not: eval \"$(scripts/smtp.sh env)\", or run scripts/test.sh"
         ),
     };
-    if let Err(e) = probe(&addr) {
-        panic!(
-            "TRAILWATCH_TEST_SMTP={addr} does not answer as the test SMTP server ({e}): start it \
-             with scripts/smtp.sh start (log in target/smtp.log), or run scripts/test.sh"
-        );
-    }
     assert!(
         dir.is_dir(),
         "TRAILWATCH_TEST_SMTP_DIR={} is not a directory",
         dir.display()
     );
     Some((addr, dir))
-}
-
-/// Connects and reads the greeting: Ok when it is `220 ...`.
-fn probe(addr: &str) -> Result<(), String> {
-    let sock = addr
-        .to_socket_addrs()
-        .map_err(|e| format!("bad address {addr}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{addr} resolves to nothing"))?;
-    let timeout = Duration::from_secs(3);
-    let mut conn = TcpStream::connect_timeout(&sock, timeout).map_err(|e| e.to_string())?;
-    conn.set_read_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    let mut greeting = String::new();
-    BufReader::new(&conn)
-        .read_line(&mut greeting)
-        .map_err(|e| e.to_string())?;
-    let _ = conn.write_all(b"QUIT\r\n");
-    if greeting.starts_with("220 ") {
-        Ok(())
-    } else {
-        Err(format!("greeted with {:?}", greeting.trim_end()))
-    }
-}
-
-/// A tag no other test (in this or a parallel process) uses: `stem-PID-N-MILLIS`.
-fn unique(stem: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let millis = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis();
-    format!("{stem}-{}-{n}-{millis}", std::process::id())
 }
 
 /// A configuration for the server at `addr` (`host:port`), with the test account.

@@ -1,4 +1,4 @@
-use crate::support::{record, scan_jsonl, scan_with_summary, shared, trailwatch, write};
+use crate::support::{record, scan_jsonl, scan_with_summary, shared, texts, trailwatch, write};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -67,13 +67,6 @@ fn public_policy(bucket: &str, minute: u32) -> Value {
         json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]});
     r["requestParameters"] = json!({"bucketName": bucket, "bucketPolicy": policy.to_string()});
     r
-}
-
-fn ids(findings: &[Value]) -> Vec<String> {
-    findings
-        .iter()
-        .map(|f| f["rule_id"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[test]
@@ -146,7 +139,8 @@ fn user_rules_conditions_thresholds_and_dedup() {
     assert!(err.contains("2 repeat(s)"), "{err}");
     // The catalog pack still reports the events it knows.
     assert!(
-        ids(&findings).contains(&"guide.security-groups.AuthorizeSecurityGroupIngress".to_string())
+        texts(&findings, "rule_id")
+            .contains(&"guide.security-groups.AuthorizeSecurityGroupIngress".to_string())
     );
 }
 
@@ -182,7 +176,7 @@ fn suppressions_with_reasons_and_expiry() {
     let (code, findings, err) = scan_with_summary(&args);
     assert_eq!(code, 0, "exit {code}: {err}");
     assert_eq!(
-        ids(&findings),
+        texts(&findings, "rule_id"),
         ["guide.security-groups.AuthorizeSecurityGroupIngress"]
     );
     assert!(err.contains("suppressed  1 finding(s)"), "{err}");

@@ -1,16 +1,5 @@
-use crate::support::{gzip, record, scan_guide, write};
+use crate::support::{delivery_json, gzip, record, scan_guide, texts, write};
 use serde_json::{Value, json};
-
-fn names(findings: &[Value]) -> Vec<String> {
-    findings
-        .iter()
-        .map(|f| f["event_name"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn delivery(records: &[Value]) -> Vec<u8> {
-    serde_json::to_vec(&json!({ "Records": records })).unwrap()
-}
 
 #[test]
 fn every_container_shape_is_read() {
@@ -21,12 +10,12 @@ fn every_container_shape_is_read() {
     write(
         d,
         "AWSLogs/1/CloudTrail/us-east-1/2026/11/20/a.json.gz",
-        &gzip(&delivery(&[noise.clone(), stop.clone()])),
+        &gzip(&delivery_json(&[noise.clone(), stop.clone()])),
     );
     write(
         d,
         "plain.json",
-        &delivery(&[record("iam.amazonaws.com", "CreateUser")]),
+        &delivery_json(&[record("iam.amazonaws.com", "CreateUser")]),
     );
     write(
         d,
@@ -73,17 +62,20 @@ fn every_container_shape_is_read() {
     write(
         d,
         "gzipped-but-named.json",
-        &gzip(&delivery(&[record("s3.amazonaws.com", "PutBucketPolicy")])),
+        &gzip(&delivery_json(&[record(
+            "s3.amazonaws.com",
+            "PutBucketPolicy",
+        )])),
     );
     write(
         d,
         "plain-but-named.gz",
-        &delivery(&[record("s3.amazonaws.com", "PutBucketAcl")]),
+        &delivery_json(&[record("s3.amazonaws.com", "PutBucketAcl")]),
     );
 
     let (code, findings, stderr) = scan_guide(&[d.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
-    let mut got = names(&findings);
+    let mut got = texts(&findings, "event_name");
     got.sort();
     let mut want = vec![
         "StopLogging",
@@ -134,7 +126,7 @@ fn digests_are_skipped_and_insights_read() {
     write(
         d,
         "AWSLogs/1/CloudTrail-Insight/us-east-1/2026/11/20/i.json.gz",
-        &gzip(&delivery(&[insight])),
+        &gzip(&delivery_json(&[insight])),
     );
     let out = crate::support::trailwatch()
         .args([
@@ -164,7 +156,7 @@ fn digests_are_skipped_and_insights_read() {
 fn bad_inputs_are_named_and_the_rest_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let good = delivery(&[record("iam.amazonaws.com", "CreateUser")]);
+    let good = delivery_json(&[record("iam.amazonaws.com", "CreateUser")]);
     write(d, "a-good.json.gz", &gzip(&good));
     let gz = gzip(&good);
     write(d, "b-truncated.json.gz", &gz[..gz.len() / 2]);
@@ -199,7 +191,7 @@ fn bad_inputs_are_named_and_the_rest_is_read() {
         "250K",
     ]);
     assert_eq!(code, 1);
-    let mut got = names(&findings);
+    let mut got = texts(&findings, "event_name");
     got.sort();
     // The invalid file's intact record and the good items of g-items are still reported.
     assert_eq!(got, vec!["CreateUser", "DeleteBucket", "DeleteUser"]);

@@ -1,9 +1,20 @@
-use assert_cmd::Command;
-use std::path::{Path, PathBuf};
+//! Helpers shared by the test modules, each in one place: the binary and scan runs, fixtures
+//! (records, delivery files, files on disk), unique names, and the gates of what the tests need
+//! from outside (`../shared`, and the servers in [`services`]).
 
-/// `../shared` beside the repository, or `None` (with a message) when it is absent. In CI
-/// (`CI=true`) its absence is a failure, never a skip.
+use assert_cmd::Command;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub mod services;
+
+/// `../shared` beside the repository, or `None` (with a message, once per run) when it is
+/// absent. In CI (`CI=true`) its absence is a failure, never a skip.
 pub fn shared() -> Option<PathBuf> {
+    static SKIPPED: Once = Once::new();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
     if dir.join("corpus").is_dir() {
         return Some(dir);
@@ -11,9 +22,9 @@ pub fn shared() -> Option<PathBuf> {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{} is missing, and CI requires it", dir.display());
     }
-    eprintln!(
-        "skipped: {} is absent (tests that read it run in CI)",
-        dir.display()
+    services::skip_once(
+        &SKIPPED,
+        &format!("{} is absent (tests that read it run in CI)", dir.display()),
     );
     None
 }
@@ -27,7 +38,7 @@ pub fn trailwatch() -> Command {
 
 /// Runs `trailwatch scan ARGS --format jsonl` (summary on stderr) and returns (exit code,
 /// findings, stderr).
-pub fn scan_with_summary(args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
+pub fn scan_with_summary(args: &[&str]) -> (i32, Vec<Value>, String) {
     let out = trailwatch()
         .arg("scan")
         .args(args)
@@ -47,7 +58,7 @@ pub fn scan_with_summary(args: &[&str]) -> (i32, Vec<serde_json::Value>, String)
 }
 
 /// Runs `trailwatch scan ARGS --format jsonl -q` and returns (exit code, findings, stderr).
-pub fn scan_jsonl(args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
+pub fn scan_jsonl(args: &[&str]) -> (i32, Vec<Value>, String) {
     let mut quiet = args.to_vec();
     quiet.push("-q");
     scan_with_summary(&quiet)
@@ -58,8 +69,16 @@ pub fn bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("trailwatch")
 }
 
+/// The string `key` of each finding, in order (`rule_id`, `event_name`).
+pub fn texts(findings: &[Value], key: &str) -> Vec<String> {
+    findings
+        .iter()
+        .map(|f| f[key].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// [`scan_jsonl`] with only the catalog (`--packs guide`): one finding per guide event.
-pub fn scan_guide(args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
+pub fn scan_guide(args: &[&str]) -> (i32, Vec<Value>, String) {
     let mut all = vec!["--packs", "guide"];
     all.extend_from_slice(args);
     scan_jsonl(&all)
@@ -74,8 +93,8 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 /// A realistic record of `(source, name)` with some identity and error fields.
-pub fn record(source: &str, name: &str) -> serde_json::Value {
-    serde_json::json!({
+pub fn record(source: &str, name: &str) -> Value {
+    json!({
         "eventVersion": "1.09",
         "userIdentity": {
             "type": "IAMUser", "principalId": "AIDAEXAMPLE", "accountId": "111122223333",
@@ -103,4 +122,68 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     }
     std::fs::write(&path, bytes).unwrap();
     path
+}
+
+/// [`record`] of `(source, name)` with this `eventID`.
+pub fn event(source: &str, name: &str, id: &str) -> Value {
+    let mut r = record(source, name);
+    r["eventID"] = json!(id);
+    r
+}
+
+/// A guide event (IAM CreateUser) with this `eventID`.
+pub fn create_user(id: &str) -> Value {
+    event("iam.amazonaws.com", "CreateUser", id)
+}
+
+/// A delivery file's JSON, `{"Records": [...]}`, uncompressed.
+pub fn delivery_json(records: &[Value]) -> Vec<u8> {
+    serde_json::to_vec(&json!({ "Records": records })).unwrap()
+}
+
+/// A delivery file as CloudTrail writes it: [`delivery_json`], gzipped.
+pub fn delivery_gz(records: &[Value]) -> Vec<u8> {
+    gzip(&delivery_json(records))
+}
+
+/// `trailwatch state info --json` of the state database `state`.
+pub fn state_info(state: &Path) -> Value {
+    let info = trailwatch()
+        .args([
+            "state",
+            "info",
+            "--json",
+            "--state",
+            state.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&info.stdout).unwrap()
+}
+
+/// `trailwatch config check CONFIG` with these environment variables: asserts that it succeeds
+/// and returns what it printed (the resolved configuration).
+pub fn config_check(config: &Path, env: &[(&str, &str)]) -> String {
+    let check = trailwatch()
+        .args(["config", "check", config.to_str().unwrap()])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    String::from_utf8_lossy(&check.stdout).into_owned()
+}
+
+/// A tag no other test (in this or a parallel process) uses: `stem-PID-N-MILLIS`.
+pub fn unique(stem: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    format!("{stem}-{}-{n}-{millis}", std::process::id())
 }

@@ -1,24 +1,12 @@
 //! S3 scans and `watch` against a real S3/SQS protocol server (moto), with real files.
 
 use crate::aws::{Moto, moto};
-use crate::support::{bin, gzip, record, trailwatch};
+use crate::support::{bin, config_check, create_user, delivery_gz, record, state_info, trailwatch};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A gzipped delivery file holding these records.
-fn delivery(records: &[Value]) -> Vec<u8> {
-    gzip(json!({ "Records": records }).to_string().as_bytes())
-}
-
-/// A guide event (IAM CreateUser) with this event id.
-fn event(id: &str) -> Value {
-    let mut r = record("iam.amazonaws.com", "CreateUser");
-    r["eventID"] = json!(id);
-    r
-}
 
 fn key(account: &str, region: &str, day: u32, n: usize) -> String {
     format!(
@@ -78,11 +66,11 @@ fn s3_scan_prunes_the_org_layout() {
             for day in [1, 3, 5] {
                 n += 1;
                 let id = format!("{account}-{region}-{day}");
-                let mut e = event(&id);
+                let mut e = create_user(&id);
                 e["eventTime"] = json!(format!("2026-11-{day:02}T12:00:00Z"));
                 e["awsRegion"] = json!(region);
                 e["recipientAccountId"] = json!(account);
-                m.put_object(&bucket, &key(account, region, day, n), &delivery(&[e]));
+                m.put_object(&bucket, &key(account, region, day, n), &delivery_gz(&[e]));
             }
         }
     }
@@ -154,19 +142,19 @@ fn watch_reads_every_notification_shape_once() {
     m.put_object(
         &bucket,
         spaced,
-        &delivery(&[event("s3-direct"), event("dup")]),
+        &delivery_gz(&[create_user("s3-direct"), create_user("dup")]),
     );
     // 2. The same record again, in another object: reported once.
     m.put_object(
         &bucket,
         &key("111122223333", "us-east-1", 20, 2),
-        &delivery(&[event("dup")]),
+        &delivery_gz(&[create_user("dup")]),
     );
     // 3. CloudTrail's own SNS notification, inside an SNS envelope.
     let other = m.unique("plain");
     m.create_bucket(&other);
     let k = "AWSLogs/111122223333/CloudTrail/eu-west-1/2026/11/20/x.json.gz";
-    m.put_object(&other, k, &delivery(&[event("ct-sns")]));
+    m.put_object(&other, k, &delivery_gz(&[create_user("ct-sns")]));
     let ct = json!({"s3Bucket": other, "s3ObjectKey": [k]}).to_string();
     m.send_message(
         &queue,
@@ -175,11 +163,11 @@ fn watch_reads_every_notification_shape_once() {
     // 4. EventBridge: a CloudTrail API call (the record is the detail) ...
     let eb = json!({"version": "0", "id": "e1", "detail-type": "AWS API Call via CloudTrail",
         "source": "aws.iam", "account": "111122223333", "time": "2026-11-20T09:05:12Z",
-        "region": "us-east-1", "resources": [], "detail": event("eventbridge")});
+        "region": "us-east-1", "resources": [], "detail": create_user("eventbridge")});
     m.send_message(&queue, &eb.to_string());
     // ... and an S3 "Object Created" event.
     let k2 = "AWSLogs/111122223333/CloudTrail/eu-west-1/2026/11/20/y.json.gz";
-    m.put_object(&other, k2, &delivery(&[event("eb-s3")]));
+    m.put_object(&other, k2, &delivery_gz(&[create_user("eb-s3")]));
     let created = json!({"version": "0", "id": "e2", "detail-type": "Object Created",
         "source": "aws.s3", "account": "111122223333", "time": "2026-11-20T09:05:12Z",
         "region": "us-east-1", "resources": [],
@@ -207,7 +195,7 @@ fn watch_reads_every_notification_shape_once() {
     m.put_object(
         &bucket,
         &key("111122223333", "us-east-1", 20, 3),
-        &delivery(&[event("dup")]),
+        &delivery_gz(&[create_user("dup")]),
     );
     watch_until_idle(&m, dir.path(), &out, &["--sqs", &queue], "3s");
     assert_eq!(ids_in(&out).values().sum::<usize>(), 5);
@@ -223,12 +211,12 @@ fn a_deleted_object_is_reported_and_acknowledged() {
     let queue = m.create_queue(&m.unique("gone"));
     m.notify_bucket_to_queue(&bucket, &m.queue_arn(&queue), "AWSLogs/");
     let k = key("111122223333", "us-east-1", 20, 1);
-    m.put_object(&bucket, &k, &delivery(&[event("never-read")]));
+    m.put_object(&bucket, &k, &delivery_gz(&[create_user("never-read")]));
     m.delete_object(&bucket, &k);
     m.put_object(
         &bucket,
         &key("111122223333", "us-east-1", 20, 2),
-        &delivery(&[event("read")]),
+        &delivery_gz(&[create_user("read")]),
     );
     let err = watch_until_idle(&m, dir.path(), &out, &["--sqs", &queue], "3s");
     assert!(err.contains(&format!("s3://{bucket}/{k}")), "{err}");
@@ -250,7 +238,7 @@ fn a_50_mb_object_is_read() {
     let mut filler = record("s3.amazonaws.com", "GetObject");
     filler["requestParameters"] = json!({"bucketName": "b", "key": "x".repeat(1000)});
     let mut records = vec![filler; 40_000];
-    records.push(event("needle"));
+    records.push(create_user("needle"));
     let text = json!({ "Records": records }).to_string();
     assert!(text.len() > 50_000_000, "{}", text.len());
     m.put_object(
@@ -283,7 +271,7 @@ fn kill_9_at_random_points_loses_and_doubles_nothing() {
         m.put_object(
             &bucket,
             &key("111122223333", "us-east-1", 20, i),
-            &delivery(&[event(&mine), event(&shared)]),
+            &delivery_gz(&[create_user(&mine), create_user(&shared)]),
         );
     }
     // A pseudo-random but reproducible set of kill times.
@@ -332,7 +320,11 @@ fn watch_follows_a_folder_and_config_check_resolves_settings() {
     let incoming = dir.path().join("incoming");
     std::fs::create_dir(&incoming).unwrap();
     let out = dir.path().join("findings.jsonl");
-    std::fs::write(incoming.join("a.json.gz"), delivery(&[event("from-dir")])).unwrap();
+    std::fs::write(
+        incoming.join("a.json.gz"),
+        delivery_gz(&[create_user("from-dir")]),
+    )
+    .unwrap();
     let config = dir.path().join("trailwatch.toml");
     std::fs::write(
         &config,
@@ -341,7 +333,7 @@ fn watch_follows_a_folder_and_config_check_resolves_settings() {
     .unwrap();
     std::fs::write(
         incoming.join("b.json"),
-        json!({"Records": [event("suppressed")]}).to_string(),
+        json!({"Records": [create_user("suppressed")]}).to_string(),
     )
     .unwrap();
     let run = trailwatch()
@@ -361,19 +353,12 @@ fn watch_follows_a_folder_and_config_check_resolves_settings() {
     );
     assert_eq!(ids_in(&out).keys().collect::<Vec<_>>(), ["from-dir"]);
 
-    let check = trailwatch()
-        .args(["config", "check", config.to_str().unwrap()])
-        .env(
+    let text = config_check(
+        &config,
+        &[(
             "TRAILWATCH_ENDPOINT_URL",
             "https://user:secret@example.invalid",
-        )
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&check.stdout);
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
+        )],
     );
     let resolved: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(resolved["rules"]["packs"], json!(["guide"]));
@@ -403,17 +388,7 @@ fn watch_follows_a_folder_and_config_check_resolves_settings() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     // state info reads what the watcher left.
-    let info = trailwatch()
-        .args([
-            "state",
-            "info",
-            "--json",
-            "--state",
-            dir.path().join("state.db").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let info: Value = serde_json::from_slice(&info.stdout).unwrap();
+    let info = state_info(&dir.path().join("state.db"));
     assert_eq!(info["findings"], 1);
     assert_eq!(info["inputs"], 2);
 }
@@ -439,7 +414,7 @@ fn s3_polling_reads_late_and_out_of_order_objects_once() {
     let bucket = m.unique("poll");
     m.create_bucket(&bucket);
     for (name, id) in [("b-1200", "p1"), ("c-1300", "p2"), ("d-1400", "p3")] {
-        m.put_object(&bucket, &today_key(name), &delivery(&[event(id)]));
+        m.put_object(&bucket, &today_key(name), &delivery_gz(&[create_user(id)]));
     }
     let url = format!("s3://{bucket}");
     let args = ["--s3", url.as_str(), "--interval", "1s"];
@@ -447,7 +422,11 @@ fn s3_polling_reads_late_and_out_of_order_objects_once() {
     assert_eq!(ids_in(&out).len(), 3);
     // An object that sorts before everything already read (a late delivery): a "last key"
     // marker would skip it; the set of processed keys does not.
-    m.put_object(&bucket, &today_key("a-1100"), &delivery(&[event("late")]));
+    m.put_object(
+        &bucket,
+        &today_key("a-1100"),
+        &delivery_gz(&[create_user("late")]),
+    );
     let err = watch_until_idle(&m, dir.path(), &out, &args, "3s");
     let ids = ids_in(&out);
     assert_eq!(
@@ -480,7 +459,7 @@ fn sigterm_stops_cleanly_after_the_work_in_progress() {
         .unwrap();
     std::fs::write(
         incoming.join("a.json.gz"),
-        delivery(&[event("before-term")]),
+        delivery_gz(&[create_user("before-term")]),
     )
     .unwrap();
     let started = Instant::now();
