@@ -190,8 +190,12 @@ fn embedded(s: &str) -> Option<Value> {
     }
     let lower = t.get(..3)?.to_ascii_lowercase();
     if lower == "%7b" || lower == "%5b" {
-        let decoded = percent_encoding::percent_decode_str(t).decode_utf8().ok()?;
-        return sonic_rs::from_str(&decoded.replace('+', " ")).ok();
+        // Form encoding: `+` is a space and `%2B` a plus, so `+` goes before decoding.
+        let spaced = t.replace('+', " ");
+        let decoded = percent_encoding::percent_decode_str(&spaced)
+            .decode_utf8()
+            .ok()?;
+        return sonic_rs::from_str(&decoded).ok();
     }
     None
 }

@@ -282,9 +282,12 @@ fn item(it: &DetectionItem) -> Result<Cond, Problem> {
             }
         } else if has(Modifier::FieldRef) {
             let other = text_of(v, name)?;
-            field(Test::FieldRef(FieldPath::parse(&other).map_err(|e| {
-                Problem::Invalid(format!("fieldref '{other}': {e}"))
-            })?))
+            // Compared as the values are (a backend's `a == b`), whatever `cased` says.
+            field(Test::FieldRef {
+                other: FieldPath::parse(&other)
+                    .map_err(|e| Problem::Invalid(format!("fieldref '{other}': {e}")))?,
+                nocase: false,
+            })
         } else if has(Modifier::Re) {
             let pattern = text_of(v, name)?;
             let re = regex::RegexBuilder::new(&pattern)

@@ -32,36 +32,35 @@ pub fn parse(file: &str, text: &str, default_pack: &str) -> Loaded {
         file: file.to_string(),
         line,
     };
-    let (pack, items): (String, Vec<Spanned<Value>>) =
-        if let Ok(p) = serde_saphyr::from_str::<Packed>(text) {
-            (p.pack.unwrap_or_else(|| default_pack.to_string()), p.rules)
-        } else if let Ok(list) = serde_saphyr::from_str::<Vec<Spanned<Value>>>(text) {
-            (default_pack.to_string(), list)
-        } else {
-            match serde_saphyr::from_str::<Spanned<Value>>(text) {
-                Ok(one) if one.value.is_object() => (default_pack.to_string(), vec![one]),
-                Ok(_) => {
-                    let message = "expected a rule, a list of rules, or `rules:`".to_string();
-                    return Loaded {
-                        rules: Vec::new(),
-                        errors: vec![RuleError::File {
-                            origin: origin(0),
-                            message,
-                        }],
-                    };
-                }
-                Err(e) => {
-                    let message = format!("not valid YAML: {}", first_line(&e.to_string()));
-                    return Loaded {
-                        rules: Vec::new(),
-                        errors: vec![RuleError::File {
-                            origin: origin(0),
-                            message,
-                        }],
-                    };
-                }
+    let (pack, items): (String, Vec<Spanned<Value>>) = if let Ok(p) = from_yaml::<Packed>(text) {
+        (p.pack.unwrap_or_else(|| default_pack.to_string()), p.rules)
+    } else if let Ok(list) = from_yaml::<Vec<Spanned<Value>>>(text) {
+        (default_pack.to_string(), list)
+    } else {
+        match from_yaml::<Spanned<Value>>(text) {
+            Ok(one) if one.value.is_object() => (default_pack.to_string(), vec![one]),
+            Ok(_) => {
+                let message = "expected a rule, a list of rules, or `rules:`".to_string();
+                return Loaded {
+                    rules: Vec::new(),
+                    errors: vec![RuleError::File {
+                        origin: origin(0),
+                        message,
+                    }],
+                };
             }
-        };
+            Err(e) => {
+                let message = format!("not valid YAML: {}", first_line(&e.to_string()));
+                return Loaded {
+                    rules: Vec::new(),
+                    errors: vec![RuleError::File {
+                        origin: origin(0),
+                        message,
+                    }],
+                };
+            }
+        }
+    };
     let mut out = Loaded::default();
     for item in items {
         let origin = origin(item.referenced.line());
@@ -81,6 +80,13 @@ pub fn parse(file: &str, text: &str, default_pack: &str) -> Loaded {
         }
     }
     out
+}
+
+/// YAML as rule files are read: YAML 1.2 booleans only (`true`, `false`), so `yes`, `no`, `on`,
+/// `off`, `y` and `n` stay strings (`equals: No` compares with the text "No", as a CloudTrail
+/// field such as `additionalEventData.MFAUsed` holds it).
+pub fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_saphyr::Error> {
+    serde_saphyr::from_str_with_options(text, serde_saphyr::options! { strict_booleans: true })
 }
 
 fn first_line(s: &str) -> &str {
@@ -288,7 +294,10 @@ fn field_test(op: &str, arg: &Value, nocase: bool) -> Result<Test, String> {
         "exists" => Test::Exists(arg.as_bool().ok_or("`exists` takes true or false")?),
         "equals_field" => {
             let other = arg.as_str().ok_or("`equals_field` takes a field path")?;
-            Test::FieldRef(FieldPath::parse(other).map_err(|e| format!("'{other}': {e}"))?)
+            Test::FieldRef {
+                other: FieldPath::parse(other).map_err(|e| format!("'{other}': {e}"))?,
+                nocase,
+            }
         }
         "gt" | "gte" | "lt" | "lte" => {
             let n = arg
