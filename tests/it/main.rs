@@ -17,6 +17,8 @@ mod corpus;
 mod email;
 /// Property tests: no input bytes make the decoder panic, and splitting agrees with a parser.
 mod fuzz;
+/// The findings of `trailwatch scan examples/logs`, pinned in `tests/golden/`.
+mod golden;
 /// The catalog against the guide in `../shared/spec`.
 mod guide;
 /// Rules: YAML front end, packs, noise control, coverage on real attack data.
