@@ -1,88 +1,50 @@
 //! Alert configuration: the sinks, the routes from findings to sinks, and delivery settings, as
 //! written in the `[sinks.NAME]`, `[[routes]]` and `[alerts]` sections of the configuration file.
 //!
-//! Secrets (webhook URLs, tokens, passwords, signing keys) are written as `env:NAME` or
-//! `file:/path` and resolved when the configuration is loaded; they are never logged, and
-//! [`SinkConfig::redacted`] hides them for `config check`.
+//! Each `[sinks.NAME]` is tagged by its `type` key (see [`SinkConfig`]); its other keys belong
+//! to that kind of sink, except `rate`, which every sink has. Secrets are resolved while the
+//! section is read (see [`super::secret`]). The configuration file's reader (`crate::config`)
+//! puts errors at their key, with line and column: [`untag_sinks`] prepares the sink tables for
+//! that, and [`build`] names the key of every check it makes.
 
-use super::email::{EmailConfig, Tls};
-use super::route::{Route, Router};
-use crate::catalog::Severity;
-use serde::Deserialize;
+use super::route::{Route, RouteSection, Router};
+use super::sink::SinkConfig;
+use serde::{Deserialize, Deserializer};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 /// `[alerts]`: delivery settings shared by every sink.
-#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertsSection {
     /// After failing this long, a delivery goes to the dead letters (default 24h).
-    pub max_age: Option<String>,
+    #[serde(default, deserialize_with = "crate::units::de::opt_duration")]
+    pub max_age: Option<Duration>,
     /// Sinks for findings that no route matches.
     #[serde(default)]
     pub default: Vec<String>,
     /// First retry delay, doubled on each further failure up to 5 minutes (default 2s).
-    pub retry_initial: Option<String>,
+    #[serde(default, deserialize_with = "crate::units::de::opt_duration")]
+    pub retry_initial: Option<Duration>,
 }
 
-/// `[[routes]]` as written.
-#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+/// One `[sinks.NAME]` table, once [`untag_sinks`] has moved the kind's keys under `kind`.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RouteSection {
-    pub min_severity: Option<Severity>,
-    #[serde(default)]
-    pub packs: Vec<String>,
-    /// Rule id globs.
-    #[serde(default)]
-    pub rules: Vec<String>,
-    #[serde(default)]
-    pub services: Vec<String>,
-    #[serde(default)]
-    pub accounts: Vec<String>,
-    #[serde(default)]
-    pub regions: Vec<String>,
-    pub sinks: Vec<String>,
-    /// Stop at this route when it matches (default: later routes may add sinks).
-    #[serde(default)]
-    pub last: bool,
-}
-
-/// One sink, resolved.
-#[derive(Debug, Clone)]
-pub enum SinkConfig {
-    /// Slack incoming webhook.
-    Slack {
-        url: String,
-    },
-    /// Slack app (bot token, chat.postMessage), with per-account channels and threads for repeats.
-    SlackApp {
-        token: String,
-        channel: String,
-        account_channels: BTreeMap<String, String>,
-        api_url: String,
-    },
-    Webhook {
-        url: String,
-        headers: Vec<(String, String)>,
-        secret: Option<String>,
-        template: Option<String>,
-        timeout: Duration,
-    },
-    Sns {
-        topic_arn: String,
-    },
-    Email {
-        config: EmailConfig,
-        digest: Option<Duration>,
-    },
-    File {
-        path: std::path::PathBuf,
-    },
+pub struct SinkSection {
+    /// `"20/m"`: at most 20 messages a minute; the rest of the period's findings go out as one
+    /// summary message.
+    #[serde(default, deserialize_with = "rate")]
+    pub rate: Option<(u32, Duration)>,
+    pub kind: SinkConfig,
 }
 
 /// A sink with its name and rate limit.
 #[derive(Debug, Clone)]
-pub struct Sink {
+pub struct SinkEntry {
     pub name: String,
     pub config: SinkConfig,
     /// At most this many messages per period; the rest of the period's findings go out as one
@@ -93,38 +55,29 @@ pub struct Sink {
 /// Everything about alerts, resolved and checked.
 #[derive(Debug, Clone, Default)]
 pub struct Alerts {
-    pub sinks: Vec<Sink>,
+    pub sinks: Vec<SinkEntry>,
     pub router: Router,
     pub max_age: Duration,
     pub retry_initial: Duration,
 }
 
-/// Resolves `env:NAME`, `file:/path` or a literal.
-pub fn secret(value: &str, what: &str) -> Result<String, String> {
-    if let Some(var) = value.strip_prefix("env:") {
-        return std::env::var(var)
-            .map_err(|_| format!("{what}: environment variable {var} is not set"));
-    }
-    if let Some(path) = value.strip_prefix("file:") {
-        return std::fs::read_to_string(path)
-            .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-            .map_err(|e| format!("{what}: cannot read {path}: {e}"));
-    }
-    Ok(value.to_string())
+/// A check that failed, at a key such as `routes[2].sinks` or `sinks.hook`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct Invalid {
+    pub key: String,
+    pub message: String,
 }
 
-fn duration(v: Option<&toml::Value>, what: &str, default: Duration) -> Result<Duration, String> {
-    match v {
-        None => Ok(default),
-        Some(toml::Value::String(s)) => {
-            crate::units::duration(s).map_err(|e| format!("{what}: {e}"))
-        }
-        Some(_) => Err(format!("{what}: expected a duration string")),
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> Invalid {
+    Invalid {
+        key: key.into(),
+        message: message.into(),
     }
 }
 
 /// `"20/m"`, `"100/h"`, `"5/s"`.
-fn rate(s: &str) -> Result<(u32, Duration), String> {
+pub fn parse_rate(s: &str) -> Result<(u32, Duration), String> {
     let (n, per) = s
         .split_once('/')
         .ok_or_else(|| format!("rate '{s}': expected N/s, N/m or N/h"))?;
@@ -144,257 +97,111 @@ fn rate(s: &str) -> Result<(u32, Duration), String> {
     Ok((n, per))
 }
 
-/// Builds one sink from its `[sinks.NAME]` table.
-pub fn sink(name: &str, table: &toml::Table) -> Result<Sink, String> {
-    let at = |k: &str| format!("sinks.{name}.{k}");
-    let text = |k: &str| -> Result<Option<String>, String> {
-        match table.get(k) {
-            None => Ok(None),
-            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(format!("{}: expected a string", at(k))),
-        }
-    };
-    let need = |k: &str| -> Result<String, String> {
-        text(k)?.ok_or_else(|| format!("{}: required", at(k)))
-    };
-    let kind = need("type")?;
-    let allowed: &[&str] = match kind.as_str() {
-        "slack" => &["type", "url", "rate"],
-        "slack_app" => &[
-            "type",
-            "token",
-            "channel",
-            "account_channels",
-            "api_url",
-            "rate",
-        ],
-        "webhook" => &[
-            "type", "url", "headers", "secret", "template", "timeout", "rate",
-        ],
-        "sns" => &["type", "topic_arn", "rate"],
-        "email" => &[
-            "type", "host", "port", "tls", "username", "password", "from", "to", "digest",
-            "timeout", "rate",
-        ],
-        "file" => &["type", "path", "rate"],
-        other => {
-            return Err(format!(
-                "{}: unknown sink type '{other}' (slack, slack_app, webhook, sns, email, file)",
-                at("type")
-            ));
-        }
-    };
-    if let Some(k) = table.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(format!("{}: unknown key for a {kind} sink", at(k)));
-    }
-    let config = match kind.as_str() {
-        "slack" => SinkConfig::Slack {
-            url: secret(&need("url")?, &at("url"))?,
-        },
-        "slack_app" => {
-            let mut account_channels = BTreeMap::new();
-            if let Some(v) = table.get("account_channels") {
-                let t = v
-                    .as_table()
-                    .ok_or_else(|| format!("{}: expected a table", at("account_channels")))?;
-                for (acct, ch) in t {
-                    let ch = ch.as_str().ok_or_else(|| {
-                        format!("{}.{acct}: expected a channel", at("account_channels"))
-                    })?;
-                    account_channels.insert(acct.clone(), ch.to_string());
-                }
-            }
-            SinkConfig::SlackApp {
-                token: secret(&need("token")?, &at("token"))?,
-                channel: need("channel")?,
-                account_channels,
-                api_url: text("api_url")?.unwrap_or_else(|| "https://slack.com/api".into()),
-            }
-        }
-        "webhook" => {
-            let mut headers = Vec::new();
-            if let Some(v) = table.get("headers") {
-                let t = v
-                    .as_table()
-                    .ok_or_else(|| format!("{}: expected a table", at("headers")))?;
-                for (h, val) in t {
-                    let val = val
-                        .as_str()
-                        .ok_or_else(|| format!("{}.{h}: expected a string", at("headers")))?;
-                    headers.push((h.clone(), secret(val, &at("headers"))?));
-                }
-            }
-            let template = text("template")?;
-            if let Some(t) = &template {
-                super::render::check_template(t).map_err(|e| format!("{}: {e}", at("template")))?;
-            }
-            SinkConfig::Webhook {
-                url: secret(&need("url")?, &at("url"))?,
-                headers,
-                secret: text("secret")?
-                    .map(|s| secret(&s, &at("secret")))
-                    .transpose()?,
-                template,
-                timeout: duration(
-                    table.get("timeout"),
-                    &at("timeout"),
-                    Duration::from_secs(10),
-                )?,
-            }
-        }
-        "sns" => SinkConfig::Sns {
-            topic_arn: need("topic_arn")?,
-        },
-        "email" => {
-            let to = match table.get("to") {
-                Some(toml::Value::Array(a)) => a
-                    .iter()
-                    .map(|v| v.as_str().map(str::to_string))
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| format!("{}: expected a list of addresses", at("to")))?,
-                Some(toml::Value::String(s)) => vec![s.clone()],
-                _ => return Err(format!("{}: required (a list of addresses)", at("to"))),
-            };
-            let tls = match text("tls")?.as_deref() {
-                None | Some("starttls") => Tls::StartTls,
-                Some("tls") => Tls::Tls,
-                Some("none") => Tls::None,
-                Some(o) => return Err(format!("{}: '{o}' (starttls, tls, none)", at("tls"))),
-            };
-            let port = match table.get("port") {
-                None => match tls {
-                    Tls::Tls => 465,
-                    Tls::StartTls => 587,
-                    Tls::None => 25,
-                },
-                Some(toml::Value::Integer(p)) => {
-                    u16::try_from(*p).map_err(|_| format!("{}: not a port", at("port")))?
-                }
-                Some(_) => return Err(format!("{}: expected a number", at("port"))),
-            };
-            let config = EmailConfig {
-                host: need("host")?,
-                port,
-                tls,
-                username: text("username")?,
-                password: text("password")?
-                    .map(|s| secret(&s, &at("password")))
-                    .transpose()?,
-                from: need("from")?,
-                to,
-                timeout: duration(
-                    table.get("timeout"),
-                    &at("timeout"),
-                    Duration::from_secs(30),
-                )?,
-            };
-            super::email::Email::new(&config).map_err(|e| format!("sinks.{name}: {e}"))?;
-            let digest = table
-                .get("digest")
-                .map(|v| duration(Some(v), &at("digest"), Duration::ZERO))
-                .transpose()?;
-            SinkConfig::Email { config, digest }
-        }
-        _ => SinkConfig::File {
-            path: need("path")?.into(),
-        },
-    };
-    let rate = text("rate")?.map(|r| rate(&r)).transpose()?;
-    Ok(Sink {
-        name: name.to_string(),
-        config,
-        rate,
-    })
+fn rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<(u32, Duration)>, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_rate(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
-/// Builds and checks everything: every route names known sinks.
+/// Rewrites each `[sinks.NAME]` table of a parsed document from `{type = "K", rate, ...}` to
+/// `{rate, kind = {K = {...}}}`, keeping every key's position, so the kind's keys are read
+/// straight from the document and an error points at its key (a tagged enum read through serde's
+/// buffering would only point at the table). A table without `type` is an error.
+pub fn untag_sinks(doc: &mut DeTable<'_>) -> Result<(), Invalid> {
+    let Some(sinks) = doc.get_mut("sinks") else {
+        return Ok(());
+    };
+    let DeValue::Table(sinks) = sinks.get_mut() else {
+        return Ok(());
+    };
+    for (name, sink) in sinks.iter_mut() {
+        let span = sink.span();
+        let DeValue::Table(table) = sink.get_mut() else {
+            continue;
+        };
+        let Some((type_key, kind)) = table.remove_entry("type") else {
+            return Err(invalid(
+                format!("sinks.{}", name.get_ref()),
+                "missing key `type` (the kind of sink, see docs/alerts.md)",
+            ));
+        };
+        let DeValue::String(kind_name) = kind.get_ref().clone() else {
+            return Err(invalid(
+                format!("sinks.{}.type", name.get_ref()),
+                "expected a string (the kind of sink, see docs/alerts.md)",
+            ));
+        };
+        let rate = table.remove_entry("rate");
+        let body = std::mem::take(table);
+        let mut variant = DeTable::new();
+        variant.insert(
+            Spanned::new(kind.span(), kind_name),
+            Spanned::new(span.clone(), DeValue::Table(body)),
+        );
+        table.insert(
+            Spanned::new(type_key.span(), Cow::Borrowed("kind")),
+            Spanned::new(span.clone(), DeValue::Table(variant)),
+        );
+        if let Some((k, v)) = rate {
+            table.insert(k, v);
+        }
+    }
+    Ok(())
+}
+
+/// Builds and checks everything: each sink's own checks, and that every route names known
+/// sinks.
 pub fn build(
-    sinks: &BTreeMap<String, toml::Table>,
+    sinks: &BTreeMap<String, SinkSection>,
     routes: &[RouteSection],
     alerts: &AlertsSection,
-) -> Result<Alerts, String> {
-    let sinks: Vec<Sink> = sinks
-        .iter()
-        .map(|(name, t)| sink(name, t))
-        .collect::<Result<_, _>>()?;
-    let known = |n: &String| sinks.iter().any(|s| &s.name == n);
+) -> Result<Alerts, Invalid> {
+    let mut entries = Vec::new();
+    for (name, s) in sinks {
+        s.kind
+            .kind()
+            .check()
+            .map_err(|e| invalid(format!("sinks.{name}"), e))?;
+        entries.push(SinkEntry {
+            name: name.clone(),
+            config: s.kind.clone(),
+            rate: s.rate,
+        });
+    }
+    let known = |n: &String| sinks.contains_key(n);
     let mut built = Vec::new();
     for (i, r) in routes.iter().enumerate() {
+        let at = format!("routes[{}]", i + 1);
         if let Some(n) = r.sinks.iter().find(|n| !known(n)) {
-            return Err(format!("routes[{}]: unknown sink '{n}'", i + 1));
+            return Err(invalid(
+                format!("{at}.sinks"),
+                format!("unknown sink '{n}'"),
+            ));
         }
-        built.push(Route::new(r).map_err(|e| format!("routes[{}]: {e}", i + 1))?);
+        built.push(Route::new(r).map_err(|e| invalid(at, e))?);
     }
     if let Some(n) = alerts.default.iter().find(|n| !known(n)) {
-        return Err(format!("alerts.default: unknown sink '{n}'"));
+        return Err(invalid("alerts.default", format!("unknown sink '{n}'")));
     }
     Ok(Alerts {
+        sinks: entries,
         router: Router::new(built, alerts.default.clone()),
-        max_age: duration(
-            alerts
-                .max_age
-                .as_ref()
-                .map(|s| toml::Value::String(s.clone()))
-                .as_ref(),
-            "alerts.max_age",
-            Duration::from_secs(86_400),
-        )?,
-        retry_initial: duration(
-            alerts
-                .retry_initial
-                .as_ref()
-                .map(|s| toml::Value::String(s.clone()))
-                .as_ref(),
-            "alerts.retry_initial",
-            Duration::from_secs(2),
-        )?,
-        sinks,
+        max_age: alerts.max_age.unwrap_or(Duration::from_secs(86_400)),
+        retry_initial: alerts.retry_initial.unwrap_or(Duration::from_secs(2)),
     })
 }
 
-impl SinkConfig {
-    /// The sink as shown by `config check`: kinds and targets, secrets replaced by `***`.
-    pub fn redacted(&self) -> serde_json::Value {
-        let hide_path = |url: &str| match url.split_once("://") {
-            Some((scheme, rest)) => {
-                let host = rest.split('/').next().unwrap_or("");
-                let host = host.rsplit('@').next().unwrap_or(host);
-                format!("{scheme}://{host}/***")
-            }
-            None => "***".into(),
-        };
-        match self {
-            SinkConfig::Slack { url } => {
-                serde_json::json!({"type": "slack", "url": hide_path(url)})
-            }
-            SinkConfig::SlackApp {
-                channel,
-                account_channels,
-                api_url,
-                ..
-            } => serde_json::json!({
-                "type": "slack_app", "token": "***", "channel": channel,
-                "account_channels": account_channels, "api_url": api_url}),
-            SinkConfig::Webhook {
-                url,
-                headers,
-                secret,
-                template,
-                timeout,
-            } => serde_json::json!({
-                "type": "webhook", "url": crate::config::redact_url(url),
-                "headers": headers.iter().map(|(h, _)| (h.clone(), "***")).collect::<BTreeMap<_, _>>(),
-                "secret": secret.as_ref().map(|_| "***"), "template": template.is_some(),
-                "timeout_secs": timeout.as_secs()}),
-            SinkConfig::Sns { topic_arn } => {
-                serde_json::json!({"type": "sns", "topic_arn": topic_arn})
-            }
-            SinkConfig::Email { config, digest } => serde_json::json!({
-                "type": "email", "host": config.host, "port": config.port,
-                "tls": format!("{:?}", config.tls).to_lowercase(), "username": config.username,
-                "password": config.password.as_ref().map(|_| "***"), "from": config.from,
-                "to": config.to, "digest_secs": digest.map(|d| d.as_secs())}),
-            SinkConfig::File { path } => serde_json::json!({"type": "file", "path": path}),
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("20/m"), Ok((20, Duration::from_secs(60))));
+        assert_eq!(parse_rate("5 / s"), Ok((5, Duration::from_secs(1))));
+        assert!(parse_rate("0/h").unwrap_err().contains("at least 1"));
+        assert!(parse_rate("3/d").unwrap_err().contains("unknown period"));
+        assert!(parse_rate("x").is_err());
     }
 }

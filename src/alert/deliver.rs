@@ -5,19 +5,57 @@
 //! the ingestion. Above the sink's rate limit, the rest of the period's findings go out as one
 //! summary message; an email sink in digest mode sends one mail per period.
 
-use super::config::{Sink, SinkConfig};
-use super::send::Target;
+use super::config::{Alerts, SinkEntry};
+use super::sink::{Posted, Sent, Sink};
 use super::{Delivery, SendError};
-use crate::state::Pending;
-use crate::watch::Shared;
+use crate::finding::Finding;
+use crate::state::{Pending, Store};
 use futures_util::StreamExt;
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 /// Outbox rows taken at a time.
 const BATCH: usize = 200;
+
+/// What the delivery loops share with whoever fills the outbox (the watcher): the store, a
+/// wake-up for new findings, the signal that no more are coming, and the retry policy.
+pub struct Outbox {
+    pub store: Arc<Mutex<Store>>,
+    /// Notified after each commit, so deliveries start at once.
+    pub wake: Notify,
+    /// Set when inputs are finished: deliveries send what is due and stop.
+    pub finishing: AtomicBool,
+    /// After failing this long, a delivery goes to the dead letters.
+    pub max_age: Duration,
+    /// First retry delay, doubled on each further failure up to 5 minutes.
+    pub retry_initial: Duration,
+}
+
+impl Outbox {
+    pub fn new(store: Arc<Mutex<Store>>, alerts: &Alerts) -> Outbox {
+        Outbox {
+            store,
+            wake: Notify::new(),
+            finishing: AtomicBool::new(false),
+            max_age: alerts.max_age,
+            retry_initial: alerts.retry_initial,
+        }
+    }
+
+    /// New findings are in the outbox.
+    pub fn wake(&self) {
+        self.wake.notify_waiters();
+    }
+
+    /// No more findings are coming: deliveries send what is due and return.
+    pub fn finish(&self) {
+        self.finishing.store(true, Ordering::SeqCst);
+        self.wake.notify_waiters();
+    }
+}
 
 /// Delay before attempt `n + 1`: `initial` doubling up to 5 minutes, with ±25% jitter.
 pub fn backoff(attempts: i64, seed: u64, initial: Duration) -> Duration {
@@ -40,35 +78,59 @@ fn seed() -> u64 {
     h.finish()
 }
 
-fn delivery(p: &Pending) -> Delivery {
-    Delivery {
-        finding: serde_json::from_str(&p.body).unwrap_or(serde_json::Value::Null),
-        idempotency_key: super::idempotency_key(&p.key),
-        count: 1 + p.repeats.max(0) as u64,
+/// The outbox rows as deliveries. A body that is not a finding can never be sent: it goes to
+/// the dead letters, named.
+fn readable(outbox: &Outbox, name: &str, rows: Vec<Pending>) -> Vec<(Pending, Delivery)> {
+    let mut out = Vec::with_capacity(rows.len());
+    for p in rows {
+        match serde_json::from_str::<Finding>(&p.body) {
+            Ok(finding) => {
+                let d = Delivery {
+                    finding,
+                    idempotency_key: super::idempotency_key(&p.key),
+                    count: 1 + p.repeats.max(0) as u64,
+                };
+                out.push((p, d));
+            }
+            Err(e) => {
+                let e = SendError::Permanent(format!("unreadable finding in the outbox: {e}"));
+                failed(outbox, name, &p, &e);
+            }
+        }
     }
+    out
 }
 
-/// Runs until the watcher has finished its inputs and nothing more is due.
-pub(crate) async fn run(shared: Arc<Shared>, sink: Sink, target: Target) {
-    let name = sink.name.clone();
-    let max_age = shared.settings.alerts.max_age.as_secs() as i64;
-    let digest = match &sink.config {
-        SinkConfig::Email { digest, .. } => digest.filter(|d| !d.is_zero()),
-        _ => None,
-    };
+/// Runs until the outbox is finishing and nothing more is due.
+pub async fn run(outbox: Arc<Outbox>, entry: SinkEntry, sink: Box<dyn Sink>) {
+    let name = entry.name.clone();
+    let threads = entry.config.kind().threads();
+    let digest = sink.digest().filter(|d| !d.is_zero());
+    let cursor = outbox
+        .store
+        .lock()
+        .ok()
+        .and_then(|s| s.cursor(&name).map_err(|e| tracing::error!("{e}")).ok())
+        .flatten();
+    if let Some(start) = sink.resume(cursor.map(|c| c.max(0) as u64))
+        && let Ok(mut store) = outbox.store.lock()
+        && let Err(e) = store.delivered(&name, &[], Some(start as i64))
+    {
+        tracing::error!("{e}");
+    }
     // Rate limit: messages sent in the current period, and findings held for its summary.
     let mut period = Instant::now();
     let mut sent = 0u32;
-    let mut held: Vec<Pending> = Vec::new();
+    let mut held: Vec<(Pending, Delivery)> = Vec::new();
     let mut held_ids: HashSet<i64> = HashSet::new();
     let mut digest_started = Instant::now();
     let mut pause: Option<Instant> = None;
     loop {
-        let finishing = shared.delivering_done.load(Ordering::SeqCst);
-        if target.threads() {
-            post_repeats(&shared, &name, &target).await;
+        let finishing = outbox.finishing.load(Ordering::SeqCst);
+        if threads {
+            post_repeats(&outbox, &name, sink.as_ref()).await;
         }
-        let due = shared
+        let due = outbox
             .store
             .lock()
             .ok()
@@ -84,59 +146,57 @@ pub(crate) async fn run(shared: Arc<Shared>, sink: Sink, target: Target) {
             .collect();
         // More may be waiting right behind a full batch: go round again without sleeping.
         let more = digest.is_none() && due.len() >= BATCH && pause.is_none();
+        let due = readable(&outbox, &name, due);
         if let Some(every) = digest {
             // Digest mode: everything due goes out together once per period.
             if !due.is_empty() && (digest_started.elapsed() >= every || finishing) {
-                let items: Vec<Delivery> = due.iter().map(delivery).collect();
-                let ids: Vec<i64> = due.iter().map(|p| p.finding_id).collect();
-                match target.send_summary(&items, "digest").await {
-                    Ok(()) => mark(&shared, &name, &ids),
-                    Err(e) => {
-                        for p in &due {
-                            failed(&shared, &name, p, &e, max_age);
-                        }
-                    }
-                }
+                summarize(&outbox, &name, sink.as_ref(), &due, "digest").await;
                 digest_started = Instant::now();
             }
         } else if pause.is_none_or(|until| Instant::now() >= until) {
             pause = None;
             let mut done = Vec::new();
+            let mut cursor = None;
             let mut batch = Vec::new();
-            for p in due {
-                if let Some((limit, per)) = sink.rate {
+            for (p, d) in due {
+                if let Some((limit, per)) = entry.rate {
                     if period.elapsed() >= per {
-                        flush_held(&shared, &name, &target, &mut held, &mut held_ids, max_age)
-                            .await;
+                        flush_held(&outbox, &name, sink.as_ref(), &mut held, &mut held_ids).await;
                         period = Instant::now();
                         sent = 0;
                     }
                     if sent >= limit {
                         held_ids.insert(p.finding_id);
-                        held.push(p);
+                        held.push((p, d));
                         continue;
                     }
                     sent += 1;
                 }
-                batch.push(p);
+                batch.push((p, d));
             }
             // Several requests in flight for receivers that do not care about order; the
             // outcomes are handled in order.
-            let target = &target;
-            let mut sends = futures_util::stream::iter(batch.into_iter().map(|p| async move {
-                let result = target.send(&delivery(&p)).await;
-                (p, result)
-            }))
-            .buffered(target.parallelism());
+            let target = sink.as_ref();
+            let mut sends =
+                futures_util::stream::iter(batch.into_iter().map(|(p, d)| async move {
+                    let result = target.send(&d).await;
+                    (p, result)
+                }))
+                .buffered(target.parallelism().max(1));
             while let Some((p, result)) = sends.next().await {
                 match result {
-                    Ok(None) => {
+                    Ok(Sent::Done) => {
                         // Recorded in batches: a crash before the record means these are sent
                         // again, with the same idempotency keys (at least once).
                         done.push(p.finding_id);
                     }
-                    Ok(Some(posted)) => {
-                        if let Ok(mut store) = shared.store.lock() {
+                    Ok(Sent::Cursor(c)) => {
+                        // Recorded with the file's length: exactly once (see `JsonlFile`).
+                        done.push(p.finding_id);
+                        cursor = Some(c);
+                    }
+                    Ok(Sent::Posted(posted)) => {
+                        if let Ok(mut store) = outbox.store.lock() {
                             if let Err(e) = store.delivered(&name, &[p.finding_id], None) {
                                 tracing::error!("{e}");
                             }
@@ -150,7 +210,7 @@ pub(crate) async fn run(shared: Arc<Shared>, sink: Sink, target: Target) {
                     Err(e) => {
                         // A sink that asks to wait is left alone until then (older findings
                         // first, no hammering a receiver that is down).
-                        if let Some(wait) = failed(&shared, &name, &p, &e, max_age) {
+                        if let Some(wait) = failed(&outbox, &name, &p, &e) {
                             pause = Some(Instant::now() + wait);
                             break;
                         }
@@ -158,13 +218,13 @@ pub(crate) async fn run(shared: Arc<Shared>, sink: Sink, target: Target) {
                 }
             }
             drop(sends);
-            mark(&shared, &name, &done);
+            mark(&outbox, &name, &done, cursor);
         }
-        if let Some((_, per)) = sink.rate
+        if let Some((_, per)) = entry.rate
             && !held.is_empty()
             && (period.elapsed() >= per || finishing)
         {
-            flush_held(&shared, &name, &target, &mut held, &mut held_ids, max_age).await;
+            flush_held(&outbox, &name, sink.as_ref(), &mut held, &mut held_ids).await;
             period = Instant::now();
             sent = 0;
         }
@@ -175,45 +235,65 @@ pub(crate) async fn run(shared: Arc<Shared>, sink: Sink, target: Target) {
             continue;
         }
         tokio::select! {
-            _ = shared.wake.notified() => {}
+            _ = outbox.wake.notified() => {}
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+}
+
+/// Sends several findings as one message and records the outcome for each.
+async fn summarize(
+    outbox: &Outbox,
+    name: &str,
+    sink: &dyn Sink,
+    items: &[(Pending, Delivery)],
+    why: &str,
+) -> bool {
+    let deliveries: Vec<Delivery> = items.iter().map(|(_, d)| d.clone()).collect();
+    match sink.send_summary(&deliveries, why).await {
+        Ok(sent) => {
+            let ids: Vec<i64> = items.iter().map(|(p, _)| p.finding_id).collect();
+            let cursor = match sent {
+                Sent::Cursor(c) => Some(c),
+                _ => None,
+            };
+            mark(outbox, name, &ids, cursor);
+            true
+        }
+        Err(e) => {
+            for (p, _) in items {
+                failed(outbox, name, p, &e);
+            }
+            false
         }
     }
 }
 
 /// Sends the findings held back by the rate limit as one summary message.
 async fn flush_held(
-    shared: &Shared,
+    outbox: &Outbox,
     name: &str,
-    target: &Target,
-    held: &mut Vec<Pending>,
+    sink: &dyn Sink,
+    held: &mut Vec<(Pending, Delivery)>,
     held_ids: &mut HashSet<i64>,
-    max_age: i64,
 ) {
     if held.is_empty() {
         return;
     }
-    let items: Vec<Delivery> = held.iter().map(delivery).collect();
-    let why = format!("{} finding(s) above the sink's rate limit", items.len());
-    match target.send_summary(&items, &why).await {
-        Ok(()) => {
-            let ids: Vec<i64> = held.iter().map(|p| p.finding_id).collect();
-            mark(shared, name, &ids);
-            tracing::info!("{name}: {why} sent as one summary");
-        }
-        Err(e) => {
-            for p in held.iter() {
-                failed(shared, name, p, &e, max_age);
-            }
-        }
+    let why = format!("{} finding(s) above the sink's rate limit", held.len());
+    if summarize(outbox, name, sink, held, &why).await {
+        tracing::info!("{name}: {why} sent as one summary");
     }
     held.clear();
     held_ids.clear();
 }
 
-fn mark(shared: &Shared, name: &str, ids: &[i64]) {
-    if let Ok(mut store) = shared.store.lock()
-        && let Err(e) = store.delivered(name, ids, None)
+fn mark(outbox: &Outbox, name: &str, ids: &[i64], cursor: Option<u64>) {
+    if ids.is_empty() {
+        return;
+    }
+    if let Ok(mut store) = outbox.store.lock()
+        && let Err(e) = store.delivered(name, ids, cursor.map(|c| c as i64))
     {
         tracing::error!("{e}");
     }
@@ -221,20 +301,19 @@ fn mark(shared: &Shared, name: &str, ids: &[i64]) {
 
 /// Records a failed attempt: retry later, or dead letter when permanent or too old. Returns how
 /// long to wait before the next attempt, when there is one.
-fn failed(
-    shared: &Shared,
-    name: &str,
-    p: &Pending,
-    e: &SendError,
-    max_age: i64,
-) -> Option<Duration> {
+fn failed(outbox: &Outbox, name: &str, p: &Pending, e: &SendError) -> Option<Duration> {
     let now = jiff::Timestamp::now().as_second();
+    let max_age = outbox.max_age.as_secs() as i64;
     let (dead, retry_at, wait) = match e {
         SendError::Permanent(_) => (true, now, None),
         SendError::Retry { after, .. } => {
-            let initial = shared.settings.alerts.retry_initial;
-            let wait =
-                after.unwrap_or_else(|| backoff(p.attempts, seed() ^ p.finding_id as u64, initial));
+            let wait = after.unwrap_or_else(|| {
+                backoff(
+                    p.attempts,
+                    seed() ^ p.finding_id as u64,
+                    outbox.retry_initial,
+                )
+            });
             let dead = now - p.created_at > max_age;
             (
                 dead,
@@ -254,7 +333,7 @@ fn failed(
             p.finding_id
         );
     }
-    if let Ok(mut store) = shared.store.lock()
+    if let Ok(mut store) = outbox.store.lock()
         && let Err(err) = store.failed(name, p.finding_id, &e.to_string(), retry_at, dead)
     {
         tracing::error!("{err}");
@@ -263,30 +342,39 @@ fn failed(
 }
 
 /// Posts "N more like this" replies for findings whose repeats arrived after their message.
-async fn post_repeats(shared: &Shared, name: &str, target: &Target) {
-    let repeats = shared
+async fn post_repeats(outbox: &Outbox, name: &str, sink: &dyn Sink) {
+    let repeats = outbox
         .store
         .lock()
         .ok()
         .and_then(|mut s| s.pending_repeats(name).ok())
         .unwrap_or_default();
     for r in repeats {
-        let mut finding: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
+        let mut finding: Finding = match serde_json::from_str(&r.body) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(
+                    "{name}: repeat of finding {} not posted (unreadable finding: {e})",
+                    r.finding_id
+                );
+                continue;
+            }
+        };
         if let Some(t) = &r.last_time {
-            finding["last_time"] = t.clone().into();
+            finding.last_time = Some(t.clone());
         }
         let d = Delivery {
             finding,
             idempotency_key: format!("repeat-{}", r.finding_id),
             count: r.repeats.max(0) as u64,
         };
-        let thread = super::send::Posted {
+        let thread = Posted {
             channel: r.channel.clone(),
             ts: r.ts.clone(),
         };
-        match target.send_repeat(&d, &thread).await {
+        match sink.send_repeat(&d, &thread).await {
             Ok(()) => {
-                if let Ok(mut s) = shared.store.lock() {
+                if let Ok(mut s) = outbox.store.lock() {
                     let _ = s.repeat_delivered(r.finding_id, name);
                 }
             }

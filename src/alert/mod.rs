@@ -1,24 +1,37 @@
 //! Alerts: delivering findings to people and systems (Slack, webhooks, SNS, email, files), with
 //! routing, rate limits and guaranteed delivery through the state store's outbox.
 //!
+//! - [`config`]: the `[sinks.NAME]`, `[[routes]]` and `[alerts]` sections, checked and resolved.
+//! - [`route`]: which sinks a finding goes to.
+//! - [`sink`]: one file per kind of destination, behind the [`sink::Sink`] trait.
+//! - [`http`]: the HTTP policy the HTTP sinks share (timeouts, `Retry-After`, what is retried).
+//! - [`render`]: what the messages look like.
+//! - [`deliver`]: the delivery loop of one sink over the [`Outbox`].
+//! - [`secret`]: `env:`/`file:` secrets and redaction.
+//!
 //! A sink receives [`Delivery`]s and answers, for each, whether it was delivered, should be
 //! retried (and when), or failed for good. Retrying, backoff and dead letters are decided by the
 //! delivery loop, not by the sinks.
 
 pub mod config;
 pub mod deliver;
-pub mod email;
+pub mod http;
 pub mod render;
 pub mod route;
-pub mod send;
+pub mod secret;
+pub mod sink;
 
+pub use deliver::Outbox;
+/// The SMTP client of the email sink.
+pub use sink::email;
+
+use crate::finding::Finding;
 use std::time::Duration;
 
 /// One finding to deliver to one sink.
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    /// The finding as JSON (the keys of the README's finding schema).
-    pub finding: serde_json::Value,
+    pub finding: Finding,
     /// Stable across retries and restarts: receivers that support it deduplicate on it.
     pub idempotency_key: String,
     /// How many findings this one stands for (1, or more when repeats were folded into it).

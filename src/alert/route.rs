@@ -2,10 +2,31 @@
 //! region. Routes are tried in order; every matching route adds its sinks (a route marked `last`
 //! stops the search); findings no route matches go to the default sinks. Pure.
 
-use super::config::RouteSection;
 use crate::catalog::Severity;
 use crate::finding::Finding;
 use globset::{Glob, GlobSet, GlobSetBuilder};
+
+/// `[[routes]]` as written.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSection {
+    pub min_severity: Option<Severity>,
+    #[serde(default)]
+    pub packs: Vec<String>,
+    /// Rule id globs.
+    #[serde(default)]
+    pub rules: Vec<String>,
+    #[serde(default)]
+    pub services: Vec<String>,
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    #[serde(default)]
+    pub regions: Vec<String>,
+    pub sinks: Vec<String>,
+    /// Stop at this route when it matches (default: later routes may add sinks).
+    #[serde(default)]
+    pub last: bool,
+}
 
 /// One route, compiled.
 #[derive(Debug, Clone)]

@@ -2,7 +2,7 @@
 
 use super::UsageError;
 use crate::alert::config::Alerts;
-use crate::alert::send::Target;
+use crate::alert::sink::{Env, Sink};
 use crate::alert::{Delivery, SendError};
 use crate::aws::{self, AwsOptions};
 use crate::config::Config;
@@ -28,9 +28,7 @@ pub enum AlertCommand {
 /// Loads the alert section of a configuration file.
 pub fn load(path: &std::path::Path) -> Result<(Alerts, AwsOptions)> {
     let file = Config::load(path).map_err(|e| UsageError(e.to_string()))?;
-    let alerts = file
-        .alerts()
-        .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+    let alerts = file.alerts();
     let aws = AwsOptions {
         profile: file.aws.profile.clone(),
         region: file.aws.region.clone(),
@@ -40,25 +38,28 @@ pub fn load(path: &std::path::Path) -> Result<(Alerts, AwsOptions)> {
 }
 
 /// A realistic finding for `alert test`.
-fn sample() -> serde_json::Value {
-    serde_json::json!({
-        "rule_id": "guide.cloudtrail.StopLogging", "pack": "guide",
-        "title": "CloudTrail trail logging stopped (test alert from trailwatch)",
-        "severity": "critical", "service": "cloudtrail",
-        "event_source": "cloudtrail.amazonaws.com", "event_name": "StopLogging",
-        "event_time": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        "event_id": "00000000-0000-4000-8000-000000000000", "account_id": "111122223333",
-        "region": "us-east-1", "actor": "arn:aws:iam::111122223333:user/trailwatch-test",
-        "actor_type": "IAMUser", "source_ip": "192.0.2.10", "user_agent": "trailwatch alert test",
-        "error_code": null, "error_message": null, "read_only": false,
-        "summary": "This is a test alert sent by `trailwatch alert test`; no trail was stopped.",
-        "why": "If you can read this, the sink works.",
-        "location": "trailwatch alert test"
-    })
+fn sample() -> Finding {
+    let mut f = crate::alert::render::sample_finding();
+    f.title = "CloudTrail trail logging stopped (test alert from trailwatch)".into();
+    f.event_time = Some(
+        jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
+    );
+    f.event_id = Some("00000000-0000-4000-8000-000000000000".into());
+    f.account_id = Some("111122223333".into());
+    f.actor = Some("arn:aws:iam::111122223333:user/trailwatch-test".into());
+    f.source_ip = Some("192.0.2.10".into());
+    f.user_agent = Some("trailwatch alert test".into());
+    f.summary =
+        "This is a test alert sent by `trailwatch alert test`; no trail was stopped.".into();
+    f.why = "If you can read this, the sink works.".into();
+    f.location = "trailwatch alert test".into();
+    f
 }
 
 /// Sends with a few attempts, honouring Retry-After (up to 30 s).
-async fn send_retrying(target: &Target, d: &Delivery) -> Result<(), SendError> {
+async fn send_retrying(name: &str, target: &dyn Sink, d: &Delivery) -> Result<(), SendError> {
     let mut attempt = 0;
     loop {
         match target.send(d).await {
@@ -70,8 +71,7 @@ async fn send_retrying(target: &Target, d: &Delivery) -> Result<(), SendError> {
                     })
                     .min(Duration::from_secs(30));
                 eprintln!(
-                    "trailwatch: {}: {reason}; retrying in {}s",
-                    target.name,
+                    "trailwatch: {name}: {reason}; retrying in {}s",
                     wait.as_secs()
                 );
                 tokio::time::sleep(wait).await;
@@ -80,6 +80,16 @@ async fn send_retrying(target: &Target, d: &Delivery) -> Result<(), SendError> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Builds a sink's sender.
+fn build(
+    name: &str,
+    kind: &dyn crate::alert::sink::Kind,
+    aws: &aws_config::SdkConfig,
+) -> Result<Box<dyn Sink>> {
+    kind.build(&Env { aws })
+        .map_err(|e| anyhow::anyhow!("sink {name}: {e}"))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -103,14 +113,13 @@ pub fn run(cmd: AlertCommand) -> Result<ExitCode> {
     let rt = runtime()?;
     let outcome = rt.block_on(async {
         let conf = aws::sdk_config(&aws_opts).await;
-        let sns = aws_sdk_sns::Client::new(&conf);
-        let target = Target::new(s, Some(&sns)).map_err(|e| anyhow::anyhow!(e))?;
+        let target = build(&s.name, s.config.kind(), &conf)?;
         let d = Delivery {
             finding: sample(),
             idempotency_key: format!("trailwatch-test-{}", jiff::Timestamp::now().as_second()),
             count: 1,
         };
-        anyhow::Ok(send_retrying(&target, &d).await)
+        anyhow::Ok(send_retrying(&s.name, target.as_ref(), &d).await)
     })?;
     let mut out = std::io::stdout().lock();
     match outcome {
@@ -131,24 +140,22 @@ pub fn send_findings(config: &std::path::Path, findings: &[Finding]) -> Result<(
     let rt = runtime()?;
     rt.block_on(async {
         let conf = aws::sdk_config(&aws_opts).await;
-        let sns = aws_sdk_sns::Client::new(&conf);
         let mut targets = Vec::new();
         for s in &alerts.sinks {
-            targets.push(Target::new(s, Some(&sns)).map_err(|e| anyhow::anyhow!(e))?);
+            targets.push((s.name.as_str(), build(&s.name, s.config.kind(), &conf)?));
         }
         let (mut ok, mut bad) = (0, 0);
         for f in findings {
-            let finding = serde_json::to_value(f)?;
             for name in alerts.router.sinks(f) {
-                let Some(t) = targets.iter().find(|t| t.name == name) else {
+                let Some((_, t)) = targets.iter().find(|(n, _)| *n == name) else {
                     continue;
                 };
                 let d = Delivery {
-                    finding: finding.clone(),
+                    finding: f.clone(),
                     idempotency_key: crate::alert::idempotency_key(&f.identity()),
                     count: f.count.unwrap_or(1),
                 };
-                match send_retrying(t, &d).await {
+                match send_retrying(&name, t.as_ref(), &d).await {
                     Ok(()) => ok += 1,
                     Err(e) => {
                         eprintln!("trailwatch: error: {name}: {}: {e}", f.rule_id);

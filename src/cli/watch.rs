@@ -116,14 +116,22 @@ pub struct Resolved {
     pub inline_suppressions: Vec<serde_json::Value>,
 }
 
-fn config_name(args: &WatchArgs) -> String {
-    args.config
-        .as_ref()
-        .map_or_else(|| "configuration".into(), |p| p.display().to_string())
-}
-
 fn duration(text: &str, what: &str) -> Result<Duration> {
     crate::units::duration(text).map_err(|e| UsageError(format!("{what}: {e}")).into())
+}
+
+/// The flag's duration, else the config file's (already checked), else the default.
+fn pick_duration(
+    flag: &Option<String>,
+    conf: Option<Duration>,
+    default: &str,
+    what: &str,
+) -> Result<Duration> {
+    match (flag, conf) {
+        (Some(text), _) => duration(text, what),
+        (None, Some(d)) => Ok(d),
+        (None, None) => duration(default, what),
+    }
 }
 
 /// Merges flags (and their environment variables) over the config file over defaults.
@@ -166,39 +174,29 @@ pub fn resolve(args: &WatchArgs) -> Result<Resolved> {
         "-" => Output::Stdout,
         p => Output::File(PathBuf::from(p)),
     };
-    let on_missing = match (args.on_missing, file.watch.on_missing.as_deref()) {
-        (Some(m), _) => m,
-        (None, None | Some("ack")) => OnMissing::Ack,
-        (None, Some("retry")) => OnMissing::Retry,
-        (None, Some(other)) => {
-            return Err(UsageError(format!("watch.on_missing: '{other}' (ack or retry)")).into());
-        }
+    let on_missing = args
+        .on_missing
+        .or(file.watch.on_missing)
+        .unwrap_or(OnMissing::Ack);
+    let max_size = match (&args.max_size, file.watch.max_size) {
+        (Some(text), _) => super::scan::parse_size(text)
+            .map_err(|e| UsageError(format!("max size '{text}': {e}")))?,
+        (None, Some(n)) => n,
+        (None, None) => 512 << 20,
     };
-    let max_size = pick(&args.max_size, &file.watch.max_size, "512M");
-    let max_size = super::scan::parse_size(&max_size)
-        .map_err(|e| UsageError(format!("max size '{max_size}': {e}")))?;
     let settings = Settings {
         sqs,
         dirs,
         s3,
-        interval: duration(
-            &pick(&args.interval, &file.sources.interval, "60s"),
-            "interval",
-        )?,
+        interval: pick_duration(&args.interval, file.sources.interval, "60s", "interval")?,
         dir_interval: Duration::from_millis(200),
-        lookback: duration(
-            &pick(&args.lookback, &file.sources.lookback, "2d"),
-            "lookback",
-        )?,
+        lookback: pick_duration(&args.lookback, file.sources.lookback, "2d", "lookback")?,
         state: args
             .state
             .clone()
             .or(file.state.path.clone())
             .unwrap_or_else(config::default_state_path),
-        retention: duration(
-            &pick(&args.retention, &file.state.retention, "30d"),
-            "retention",
-        )?,
+        retention: pick_duration(&args.retention, file.state.retention, "30d", "retention")?,
         aws: AwsOptions {
             profile: args.profile.clone().or(file.aws.profile.clone()),
             region: args.region.clone().or(file.aws.region.clone()),
@@ -210,21 +208,20 @@ pub fn resolve(args: &WatchArgs) -> Result<Resolved> {
             .or(file.watch.concurrency)
             .unwrap_or(16)
             .max(1),
-        visibility: duration(
-            &pick(&args.visibility, &file.watch.visibility, "5m"),
-            "visibility",
-        )?,
-        poison_backoff: duration(
-            &pick(&args.poison_backoff, &file.watch.poison_backoff, "5m"),
+        visibility: pick_duration(&args.visibility, file.watch.visibility, "5m", "visibility")?,
+        poison_backoff: pick_duration(
+            &args.poison_backoff,
+            file.watch.poison_backoff,
+            "5m",
             "poison backoff",
         )?,
         on_missing,
         output,
-        alerts: file
-            .alerts()
-            .map_err(|e| UsageError(format!("{}: {e}", config_name(args))))?,
-        status_every: duration(
-            &pick(&args.status_every, &file.watch.status_every, "60s"),
+        alerts: file.alerts(),
+        status_every: pick_duration(
+            &args.status_every,
+            file.watch.status_every,
+            "60s",
             "status interval",
         )?,
         idle_exit: args
@@ -354,7 +351,7 @@ pub fn check(args: WatchArgs) -> Result<ExitCode> {
                   "inline_suppressions": resolved.inline_suppressions.len()},
         "state": {"path": s.state, "retention": human(s.retention)},
         "sinks": s.alerts.sinks.iter().map(|k| {
-            let mut v = k.config.redacted();
+            let mut v = k.config.kind().redacted();
             v["name"] = k.name.clone().into();
             if let Some((n, per)) = k.rate { v["rate"] = format!("{n}/{}", human(per)).into(); }
             v

@@ -1,8 +1,11 @@
 //! Where findings go: the output formats of `trailwatch scan` (JSON Lines, a JSON array, CSV and
-//! an aligned table), written to any `io::Write`.
+//! an aligned table), written to any `io::Write`, and the exactly-once JSON Lines file
+//! ([`JsonlFile`]) behind `watch --output` and the alert `file` sink.
 
+mod jsonl_file;
 mod table;
 
+pub use jsonl_file::{FileError, JsonlFile};
 pub use table::Table;
 
 use crate::finding::{Finding, KEYS};

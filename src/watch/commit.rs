@@ -2,13 +2,15 @@
 //! input with its findings in the state store, writes new findings to the output, and then
 //! releases the input's acknowledgement.
 //!
-//! Output is delivered from the store's outbox. A file output is exactly-once across crashes: the
-//! store keeps the file's length after each delivered batch (written after `fsync`), and on start
-//! the file is cut back to that length before the outbox is delivered again. Standard output
-//! cannot be taken back, so a crash between writing and recording may repeat the last batch there.
+//! Output is delivered from the store's outbox. A file output is exactly-once across crashes
+//! ([`JsonlFile`], shared with the alert `file` sink): the store keeps the file's length after
+//! each delivered batch (written after `fsync`), and on start the file is cut back to that length
+//! before the outbox is delivered again. Standard output cannot be taken back, so a crash between
+//! writing and recording may repeat the last batch there.
 
 use super::{Outcome, Shared, Work, forget};
 use crate::noise::Noise;
+use crate::output::JsonlFile;
 use crate::scan::{self, Report};
 use crate::state::{InputDone, NewFinding, Store};
 use anyhow::Context;
@@ -34,41 +36,31 @@ impl Output {
     }
 }
 
+/// Writes what the outbox holds for the output: standard output, or an exactly-once
+/// [`JsonlFile`].
 struct Writer {
-    output: Output,
     sink: String,
-    file: Option<std::fs::File>,
+    file: Option<JsonlFile>,
 }
 
 impl Writer {
-    fn open(output: &Output, store: &Store) -> anyhow::Result<Writer> {
+    fn open(output: &Output, store: &mut Store) -> anyhow::Result<Writer> {
         let sink = output.sink();
         let file = match output {
             Output::Stdout => None,
             Output::File(path) => {
-                let f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .read(true)
-                    .open(path)
-                    .with_context(|| format!("opening the output {}", path.display()))?;
-                let len = f.metadata()?.len() as i64;
-                if let Some(cursor) = store.cursor(&sink)?
-                    && cursor < len
-                {
-                    // Written but not recorded before a crash: those findings are still in the
-                    // outbox and are written again below.
-                    f.set_len(cursor as u64)
-                        .with_context(|| format!("truncating {}", path.display()))?;
+                // Written but not recorded before a crash: cut off here, and written again
+                // from the outbox below.
+                let recorded = store.cursor(&sink)?.map(|c| c.max(0) as u64);
+                let file = JsonlFile::open(path, recorded).context("opening the output")?;
+                if recorded.is_none() {
+                    // What the file held before is kept; everything after can be taken back.
+                    store.delivered(&sink, &[], Some(file.len() as i64))?;
                 }
-                Some(f)
+                Some(file)
             }
         };
-        Ok(Writer {
-            output: output.clone(),
-            sink,
-            file,
-        })
+        Ok(Writer { sink, file })
     }
 
     /// Writes everything waiting in the outbox for this output.
@@ -93,12 +85,7 @@ impl Writer {
                         .context("writing findings to stdout")?;
                     None
                 }
-                Some(f) => {
-                    f.write_all(text.as_bytes())
-                        .and_then(|_| f.sync_data())
-                        .with_context(|| format!("writing findings to {:?}", self.output))?;
-                    Some(f.metadata()?.len() as i64)
-                }
+                Some(f) => Some(f.append(text.as_bytes())? as i64),
             };
             store.delivered(&self.sink, &ids, cursor)?;
             total += batch.len();
@@ -112,11 +99,11 @@ pub(super) fn start(
     rx: std::sync::mpsc::Receiver<(Work, Report)>,
 ) -> anyhow::Result<std::thread::JoinHandle<()>> {
     let (mut writer, mut noise) = {
-        let store = shared
+        let mut store = shared
             .store
             .lock()
             .map_err(|_| anyhow::anyhow!("state store lock poisoned"))?;
-        let writer = Writer::open(&shared.settings.output, &store)?;
+        let writer = Writer::open(&shared.settings.output, &mut store)?;
         let mut noise = Noise::new(true);
         if let Some(bytes) = store.noise()?
             && !noise.restore(&bytes)
@@ -135,7 +122,7 @@ pub(super) fn start(
     let threading: Vec<String> = alerts
         .sinks
         .iter()
-        .filter(|s| matches!(s.config, crate::alert::config::SinkConfig::SlackApp { .. }))
+        .filter(|s| s.config.kind().threads())
         .map(|s| s.name.clone())
         .collect();
     Ok(std::thread::spawn(move || {
@@ -191,7 +178,7 @@ pub(super) fn start(
             });
             forget(&shared, &work.name);
             shared.touch();
-            shared.wake.notify_waiters();
+            shared.outbox.wake();
             let stats = &shared.stats;
             match result {
                 Ok((fresh, _)) => {

@@ -131,7 +131,9 @@ pub(crate) struct Shared {
     pub settings: Settings,
     pub engine: Arc<Engine>,
     pub filter: Arc<Filter>,
-    pub store: Mutex<Store>,
+    pub store: Arc<Mutex<Store>>,
+    /// What the alert deliveries share with the committer (the same store).
+    pub outbox: Arc<crate::alert::Outbox>,
     pub stats: Stats,
     pub stop: AtomicBool,
     pub stopped: Notify,
@@ -141,10 +143,6 @@ pub(crate) struct Shared {
     pub acks: Vec<mpsc::UnboundedSender<(Arc<Ticket>, Outcome)>>,
     pub last_activity: Mutex<std::time::Instant>,
     pub s3: Option<aws_sdk_s3::Client>,
-    /// Woken after each commit, so alert deliveries start at once.
-    pub wake: Notify,
-    /// Set when inputs are finished: deliveries send what is due and stop.
-    pub delivering_done: AtomicBool,
     /// Set when the state store failed: the watcher stops and exits with status 1.
     pub fatal: AtomicBool,
     /// Sources that have not yet caught up once (an empty receive, a full look at their folder
@@ -215,7 +213,8 @@ pub struct Summary {
 /// Runs the watcher until SIGINT/SIGTERM (or `idle_exit`). Errors are returned only for what
 /// prevents starting (state store, output, AWS configuration); everything after is logged.
 pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::Result<Summary> {
-    let store = Store::open(&settings.state)?;
+    let store = Arc::new(Mutex::new(Store::open(&settings.state)?));
+    let outbox = Arc::new(crate::alert::Outbox::new(store.clone(), &settings.alerts));
     let conf = aws::sdk_config(&settings.aws).await;
     let needs_s3 = !settings.sqs.is_empty() || !settings.s3.is_empty();
     let s3_client = needs_s3.then(|| aws::s3_client(&conf, None));
@@ -227,7 +226,8 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
     let shared = Arc::new(Shared {
         engine: Arc::new(engine),
         filter: Arc::new(filter),
-        store: Mutex::new(store),
+        store,
+        outbox,
         stats: Stats::default(),
         stop: AtomicBool::new(false),
         stopped: Notify::new(),
@@ -235,19 +235,20 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
         acks: ack_txs,
         last_activity: Mutex::new(std::time::Instant::now()),
         s3: s3_client,
-        wake: Notify::new(),
-        delivering_done: AtomicBool::new(false),
         fatal: AtomicBool::new(false),
         catching_up: AtomicUsize::new(settings.sqs.len() + settings.dirs.len() + settings.s3.len()),
         settings,
     });
     // Sinks are checked before anything starts.
-    let sns = (!shared.settings.alerts.sinks.is_empty()).then(|| aws_sdk_sns::Client::new(&conf));
+    let env = crate::alert::sink::Env { aws: &conf };
     let mut targets = Vec::new();
-    for sink in shared.settings.alerts.sinks.clone() {
-        let target =
-            crate::alert::send::Target::new(&sink, sns.as_ref()).map_err(|e| anyhow::anyhow!(e))?;
-        targets.push((sink, target));
+    for entry in shared.settings.alerts.sinks.clone() {
+        let sink = entry
+            .config
+            .kind()
+            .build(&env)
+            .map_err(|e| anyhow::anyhow!("sink {}: {e}", entry.name))?;
+        targets.push((entry, sink));
     }
     let (work_tx, work_rx) = mpsc::channel::<Work>(shared.settings.concurrency * 2);
     let (done_tx, done_rx) =
@@ -282,8 +283,12 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
     drop(work_tx);
     tasks.spawn(status(shared.clone()));
     let mut deliveries = tokio::task::JoinSet::new();
-    for (sink, target) in targets {
-        deliveries.spawn(crate::alert::deliver::run(shared.clone(), sink, target));
+    for (entry, sink) in targets {
+        deliveries.spawn(crate::alert::deliver::run(
+            shared.outbox.clone(),
+            entry,
+            sink,
+        ));
     }
     let workers = tokio::spawn(workers(shared.clone(), work_rx, done_tx));
 
@@ -296,10 +301,9 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
     while tasks.join_next().await.is_some() {}
     let _ = tokio::task::spawn_blocking(move || committer.join()).await;
     // Deliveries get a last chance to send what the final inputs produced.
-    shared.wake.notify_waiters();
+    shared.outbox.wake();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    shared.delivering_done.store(true, Ordering::SeqCst);
-    shared.wake.notify_waiters();
+    shared.outbox.finish();
     let grace = tokio::time::sleep(Duration::from_secs(10));
     tokio::pin!(grace);
     loop {

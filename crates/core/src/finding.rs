@@ -7,10 +7,12 @@ use crate::catalog::{Entry, Severity};
 use crate::record::{Record, time};
 use crate::rules::Rule;
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One match of one rule on one record.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// Deserializing reads what serializing wrote (findings leaving the outbox); the fields that
+/// are never written take their defaults.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Finding {
     /// `guide.<service>.<EventName>` for catalog entries.
     pub rule_id: String,
@@ -41,19 +43,19 @@ pub struct Finding {
     pub location: String,
     /// Threshold findings: how many matching records fell within the window; with dedup: how
     /// many findings this one stands for (itself included).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
     /// Threshold and deduplicated findings: event time of the first record they stand for.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_time: Option<String>,
     /// Threshold and deduplicated findings: event time of the last record they stand for.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_time: Option<String>,
     /// Threshold findings: the values of the rule's `group_by` fields.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<std::collections::BTreeMap<String, Option<String>>>,
     /// With `--show-suppressed`: the reason of the suppression that matched.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed_by: Option<String>,
     #[serde(skip)]
     pub time: Option<Timestamp>,

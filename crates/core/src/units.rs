@@ -84,6 +84,31 @@ pub fn size(text: &str) -> Result<u64, UnitError> {
         .ok_or_else(|| UnitError::SizeTooLarge(s.to_string()))
 }
 
+/// Serde `deserialize_with` helpers: configuration keys holding durations and sizes, parsed by
+/// [`duration`] and [`size`] so a bad value is reported at its key (with the deserializer's
+/// position, such as TOML's line and column).
+pub mod de {
+    use serde::{Deserialize, Deserializer, de::Error};
+    use std::time::Duration;
+
+    /// A duration written as text (`"90s"`, `"1h30m"`).
+    pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        super::duration(&text).map_err(D::Error::custom)
+    }
+
+    /// An optional duration (use with `#[serde(default)]`).
+    pub fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        duration(d).map(Some)
+    }
+
+    /// An optional size in bytes written as text (`"512M"`), with `#[serde(default)]`.
+    pub fn opt_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        let text = String::deserialize(d)?;
+        super::size(&text).map(Some).map_err(D::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,11 +1,13 @@
-//! Email: sends a rendered alert (subject, plain text and HTML) over SMTP to a fixed list of
-//! recipients.
+//! `type = "email"`: sends a rendered alert (subject, plain text and HTML) over SMTP to a fixed
+//! list of recipients; with `digest`, one mail per period listing every finding.
 //!
 //! One [`Email::send`] is one SMTP session: connect, optional STARTTLS or implicit TLS (rustls),
 //! optional AUTH (PLAIN or LOGIN), one transaction to all recipients, QUIT. No connection is
 //! kept between sends. What goes in the subject and bodies is decided by the caller.
 
-use super::SendError;
+use super::{Env, Kind, Sent, Sink};
+use crate::alert::secret::Secret;
+use crate::alert::{Delivery, SendError, render};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls as LettreTls, TlsParameters};
@@ -14,13 +16,120 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
+/// `[sinks.NAME]` with `type = "email"`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub host: String,
+    /// Default: 465 with `tls`, 587 with `starttls`, 25 with `none`.
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub tls: Tls,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub from: String,
+    pub to: Recipients,
+    /// One mail per period listing every finding due.
+    #[serde(default, deserialize_with = "crate::units::de::opt_duration")]
+    pub digest: Option<Duration>,
+    #[serde(
+        default = "default_timeout",
+        deserialize_with = "crate::units::de::duration"
+    )]
+    pub timeout: Duration,
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// `to`: one address or a list of them.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged, expecting = "an address or a list of addresses")]
+pub enum Recipients {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Config {
+    /// The SMTP settings.
+    pub fn smtp(&self) -> EmailConfig {
+        let port = self.port.unwrap_or(match self.tls {
+            Tls::Tls => 465,
+            Tls::StartTls => 587,
+            Tls::None => 25,
+        });
+        EmailConfig {
+            host: self.host.clone(),
+            port,
+            tls: self.tls.clone(),
+            username: self.username.clone(),
+            password: self.password.as_ref().map(|p| p.expose().to_string()),
+            from: self.from.clone(),
+            to: match &self.to {
+                Recipients::One(a) => vec![a.clone()],
+                Recipients::Many(a) => a.clone(),
+            },
+            timeout: self.timeout,
+        }
+    }
+}
+
+impl Kind for Config {
+    fn redacted(&self) -> serde_json::Value {
+        let c = self.smtp();
+        serde_json::json!({
+            "type": "email", "host": c.host, "port": c.port,
+            "tls": format!("{:?}", c.tls).to_lowercase(), "username": c.username,
+            "password": c.password.as_ref().map(|_| "***"), "from": c.from,
+            "to": c.to, "digest_secs": self.digest.map(|d| d.as_secs())})
+    }
+
+    fn check(&self) -> Result<(), String> {
+        Email::new(&self.smtp()).map(|_| ())
+    }
+
+    fn build(&self, _env: &Env<'_>) -> Result<Box<dyn Sink>, String> {
+        Ok(Box::new(EmailSink {
+            email: Email::new(&self.smtp())?,
+            digest: self.digest,
+        }))
+    }
+}
+
+struct EmailSink {
+    email: Email,
+    digest: Option<Duration>,
+}
+
+#[async_trait::async_trait]
+impl Sink for EmailSink {
+    async fn send(&self, d: &Delivery) -> Result<Sent, SendError> {
+        let (subject, text, html) = render::email_single(&d.finding, d.count);
+        self.email.send(&subject, &text, &html).await?;
+        Ok(Sent::Done)
+    }
+
+    async fn send_summary(&self, items: &[Delivery], _why: &str) -> Result<Sent, SendError> {
+        let (subject, text, html) = super::summary(items);
+        self.email.send(&subject, &text, &html).await?;
+        Ok(Sent::Done)
+    }
+
+    fn digest(&self) -> Option<Duration> {
+        self.digest
+    }
+}
+
 /// How the connection to the SMTP server is secured.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Tls {
     /// Plain text throughout (a relay on localhost or a trusted network; usually port 25).
     None,
     /// Plain connect, then STARTTLS, which is required: a server that does not offer it fails
     /// the send (usually port 587).
+    #[default]
     StartTls,
     /// TLS from the first byte (SMTPS, usually port 465).
     Tls,
