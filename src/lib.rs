@@ -11,7 +11,8 @@
 //! - [`aws`]: AWS client set-up shared by every AWS caller.
 //! - [`scan`]: the parallel pipeline that turns input bytes into findings, the S3 scan, and the
 //!   end-of-run summary.
-//! - [`output`]: the scan output formats (table, JSON Lines, JSON, CSV).
+//! - [`output`]: the scan output formats (table, JSON Lines, JSON, CSV) and the exactly-once
+//!   JSON Lines file of `watch --output` and the alert `file` sink.
 //! - [`alert`]: routes, alert sinks and outbox delivery.
 //! - [`watch`]: following new data (SQS, folders, S3 polling) with durable progress.
 //! - [`state`]: the SQLite state store (processed inputs, findings, dedup, outbox).
