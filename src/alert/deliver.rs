@@ -4,6 +4,11 @@
 //! can never succeed. Each sink has its own loop, so a failing sink never holds up the others or
 //! the ingestion. Above the sink's rate limit, the rest of the period's findings go out as one
 //! summary message; an email sink in digest mode sends one mail per period.
+//!
+//! A loop needs only an [`Outbox`] (the store, a wake-up, the signal to finish and the retry
+//! policy), which the watcher builds. Findings leave the outbox as typed [`Finding`]s; a row that
+//! is not one goes to the dead letters. A sink that answers [`Sent::Cursor`] (the `file` sink) has
+//! that cursor recorded with the delivery, which makes it exactly once.
 
 use super::config::{Alerts, SinkEntry};
 use super::sink::{Posted, Sent, Sink};
@@ -397,5 +402,53 @@ mod tests {
         assert_eq!(&d[..4], &[2, 4, 8, 16]);
         assert!(d[11] <= 300);
         assert!(backoff(0, 0, two) < backoff(0, 499, two));
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_outbox_row_becomes_a_dead_letter() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Mutex::new(
+            Store::open(&dir.path().join("state.db")).unwrap(),
+        ));
+        let broken = crate::state::NewFinding {
+            key: "k".into(),
+            rule_id: "r".into(),
+            event_time: None,
+            body: "{\"not\": \"a finding\"}".into(),
+            sinks: vec!["archive".into()],
+            window: None,
+        };
+        let input = crate::state::InputDone {
+            source: "in".into(),
+            version: "v1".into(),
+            records: 1,
+            error: None,
+        };
+        store
+            .lock()
+            .unwrap()
+            .commit_input(&input, &[broken], &[], &[], None)
+            .unwrap();
+        let path = dir.path().join("alerts.jsonl");
+        let config = crate::alert::sink::file::Config { path: path.clone() };
+        let aws = aws_config::SdkConfig::builder().build();
+        let sink = crate::alert::sink::Kind::build(&config, &crate::alert::sink::Env { aws: &aws })
+            .unwrap();
+        let outbox = Arc::new(Outbox::new(store.clone(), &Alerts::default()));
+        outbox.finish();
+        let entry = SinkEntry {
+            name: "archive".into(),
+            config: crate::alert::sink::SinkConfig::File(config),
+            rate: None,
+        };
+        run(outbox, entry, sink).await;
+        let dead = store.lock().unwrap().dead_letters().unwrap();
+        assert_eq!(dead.len(), 1);
+        assert!(
+            dead[0].error.contains("unreadable finding"),
+            "{}",
+            dead[0].error
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap_or_default(), "");
     }
 }
