@@ -6,6 +6,8 @@
 //!
 //! # Layout, in pipeline order
 //!
+//! - [`setup`]: the rules trailwatch would run (packs, rule files, Sigma, suppressions) and the
+//!   one engine builder.
 //! - [`source`]: where CloudTrail data comes from: files and folders, S3 objects, SQS messages and
 //!   the notification bodies they carry, the S3 key layout.
 //! - [`aws`]: AWS client set-up shared by every AWS caller.
@@ -27,6 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod output;
 pub mod scan;
+pub mod setup;
 pub mod source;
 pub mod state;
 pub mod watch;

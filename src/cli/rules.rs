@@ -1,11 +1,10 @@
 //! `trailwatch rules list|show|validate|test`: inspect, check and test rules.
 
 use super::UsageError;
-use super::ruleset::RuleArgs;
+use super::ruleset::{RuleArgs, report, usage};
 use crate::catalog::{Catalog, Severity};
-use crate::engine::Engine;
-use crate::record::{Parsed, Record};
 use crate::rules::{Rule, packs};
+use crate::setup::{RuleSet, RuleSources, rule_tests};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::io::{BufWriter, Write};
@@ -67,8 +66,8 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
             format,
             json,
         } => {
-            let loaded = rules.load(&catalog, packs::NAMES)?;
-            report_errors(&loaded.errors);
+            let loaded = RuleSet::load(&catalog, &rules.sources(), packs::NAMES).map_err(usage)?;
+            report(&loaded.errors);
             let rows: Vec<RuleRow> = loaded.rules.iter().map(row).collect();
             let mut out = BufWriter::new(std::io::stdout().lock());
             if json || matches!(format, ListFormat::Json) {
@@ -84,10 +83,14 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
                 }
             }
             out.flush()?;
-            Ok(exit_for(&loaded.errors))
+            Ok(if loaded.has_errors() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         RulesCommand::Show { id, rules } => {
-            let loaded = rules.load(&catalog, packs::NAMES)?;
+            let loaded = RuleSet::load(&catalog, &rules.sources(), packs::NAMES).map_err(usage)?;
             let rule = loaded.rules.iter().find(|r| r.id == id);
             let rule = rule.ok_or_else(|| {
                 UsageError(format!("no rule '{id}' (see `trailwatch rules list`)"))
@@ -100,112 +103,53 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
             if paths.is_empty() && sigma.is_empty() {
                 return Err(UsageError("give rule files or folders to validate".into()).into());
             }
-            let args = RuleArgs {
+            let sources = RuleSources {
                 packs: vec!["guide".into()],
-                rule_paths: paths,
+                files: paths,
                 sigma,
             };
-            let loaded = args.load(&catalog, packs::NAMES)?;
-            report_errors(&loaded.errors);
+            let loaded = RuleSet::load(&catalog, &sources, packs::NAMES).map_err(usage)?;
+            report(&loaded.errors);
             let user = loaded.rules.iter().filter(|r| r.pack != "guide").count();
-            let hard = loaded.errors.iter().filter(|e| !e.is_unsupported()).count();
             eprintln!(
                 "trailwatch: {user} rule(s) valid, {} with errors",
                 loaded.errors.len()
             );
-            Ok(if hard > 0 {
+            Ok(if loaded.has_errors() {
                 ExitCode::from(2)
             } else {
                 ExitCode::SUCCESS
             })
         }
         RulesCommand::Test { paths } => {
-            let args = if paths.is_empty() {
-                RuleArgs {
-                    packs: Vec::new(),
-                    rule_paths: Vec::new(),
-                    sigma: Vec::new(),
-                }
+            let sources = if paths.is_empty() {
+                RuleSources::default()
             } else {
-                RuleArgs {
+                RuleSources {
                     packs: vec!["guide".into()],
-                    rule_paths: paths,
+                    files: paths,
                     sigma: Vec::new(),
                 }
             };
-            let loaded = args.load(&catalog, packs::NAMES)?;
-            report_errors(&loaded.errors);
-            let (passed, failures) = run_tests(&loaded.rules);
-            for f in &failures {
+            let loaded = RuleSet::load(&catalog, &sources, packs::NAMES).map_err(usage)?;
+            report(&loaded.errors);
+            let results = rule_tests::run(&loaded.rules);
+            for f in &results.failures {
                 eprintln!("trailwatch: FAIL {f}");
             }
             eprintln!(
-                "trailwatch: {passed} rule test(s) passed, {} failed",
-                failures.len()
+                "trailwatch: {} rule test(s) passed, {} failed",
+                results.passed,
+                results.failures.len()
             );
-            Ok(if !failures.is_empty() {
+            Ok(if !results.failures.is_empty() {
                 ExitCode::from(1)
-            } else if loaded.errors.iter().any(|e| !e.is_unsupported()) {
+            } else if loaded.has_errors() {
                 ExitCode::from(2)
             } else {
                 ExitCode::SUCCESS
             })
         }
-    }
-}
-
-/// Runs every rule's own tests; returns the number passed and a line per failure.
-pub fn run_tests(rules: &[Rule]) -> (usize, Vec<String>) {
-    let mut passed = 0;
-    let mut failures = Vec::new();
-    for rule in rules {
-        let engine = Engine::new([rule.clone()]);
-        for t in &rule.tests {
-            let text = t.record.to_string();
-            let record = match Record::parse_text(text.as_bytes()) {
-                Ok(Parsed::Record(r)) => r,
-                Ok(_) | Err(_) => {
-                    failures.push(format!(
-                        "{} ({}): test '{}': not a CloudTrail record",
-                        rule.id, rule.origin, t.name
-                    ));
-                    continue;
-                }
-            };
-            // Through the prefilter too, so a rule whose literals are wrong fails its tests.
-            let passes_prefilter = engine.prefilter().might_match(text.as_bytes());
-            let matched =
-                passes_prefilter && !engine.evaluate(&record, String::new).findings.is_empty();
-            if matched == t.expect_match {
-                passed += 1;
-            } else {
-                let want = if t.expect_match { "match" } else { "no match" };
-                failures.push(format!(
-                    "{} ({}): test '{}': expected {want}",
-                    rule.id, rule.origin, t.name
-                ));
-            }
-        }
-    }
-    (passed, failures)
-}
-
-fn report_errors(errors: &[crate::rules::RuleError]) {
-    for e in errors {
-        let kind = if e.is_unsupported() {
-            "warning"
-        } else {
-            "error"
-        };
-        eprintln!("trailwatch: {kind}: {e}");
-    }
-}
-
-fn exit_for(errors: &[crate::rules::RuleError]) -> ExitCode {
-    if errors.iter().any(|e| !e.is_unsupported()) {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
     }
 }
 

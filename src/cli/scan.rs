@@ -1,15 +1,18 @@
 //! `trailwatch scan`: read CloudTrail logs from files and directories and report findings.
 
-use super::ruleset::{RuleArgs, load_suppressions};
-use super::{ColorChoice, UsageError, stdout_is_terminal};
-use crate::catalog::{Catalog, SERVICES, Severity};
-use crate::engine::{Engine, Filter};
+use super::ColorChoice;
+use super::ruleset::{RuleArgs, report, usage};
+use super::stdout_is_terminal;
+use crate::catalog::{Catalog, Severity};
+use crate::engine::Filter;
 use crate::noise::Noise;
 use crate::output::{self, Format};
-use crate::record::time;
-use crate::rules::{Rule, packs};
+use crate::rules::packs;
+use crate::scan::held::Held;
 use crate::scan::summary::Summary;
 use crate::scan::{self, Options, Report};
+use crate::setup::engine::{self as setup_engine, EngineOptions};
+use crate::setup::{RuleSet, suppressions};
 use crate::source::file;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -100,17 +103,18 @@ pub struct ScanArgs {
 pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let catalog = Catalog::builtin().context("loading the built-in catalog")?;
-    let loaded = args.rules.load(&catalog, packs::DEFAULT)?;
-    let rule_errors = super::ruleset::report(&loaded.errors);
-    let suppressions = load_suppressions(&args.suppress)?;
-    let today = jiff::tz::TimeZone::UTC
-        .to_datetime(jiff::Timestamp::now())
-        .date();
-    let engine = std::sync::Arc::new(
-        build_engine(&catalog, loaded.rules, &args)?
-            .with_suppressions(suppressions, today, args.show_suppressed)
-            .with_explanations(&catalog),
-    );
+    let loaded = RuleSet::load(&catalog, &args.rules.sources(), packs::DEFAULT).map_err(usage)?;
+    let rule_errors = report(&loaded.errors);
+    let opts = EngineOptions {
+        services: args.service.clone(),
+        events: args.event.clone(),
+        min_severity: args.min_severity,
+        suppressions: suppressions::load_files(&args.suppress).map_err(usage)?,
+        show_suppressed: args.show_suppressed,
+        ..EngineOptions::new()
+    };
+    let engine =
+        std::sync::Arc::new(setup_engine::build(&catalog, loaded.rules, opts).map_err(usage)?);
     for s in engine.expired_suppressions() {
         eprintln!(
             "trailwatch: warning: suppression '{}' expired on {} and is ignored",
@@ -231,12 +235,12 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         }
     }
     progress.finish_and_clear();
+    let held = held.into_findings();
     if args.dedup && write_error.is_none() {
-        write_error = held.findings.iter().try_for_each(|f| sink.write(f)).err();
+        write_error = held.iter().try_for_each(|f| sink.write(f)).err();
     }
     if args.alert && args.dedup {
         to_alert = held
-            .findings
             .iter()
             .filter(|f| f.suppressed_by.is_none())
             .cloned()
@@ -272,101 +276,13 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     })
 }
 
-/// With `--dedup`: findings held until the end, so repeats can be counted into them.
-#[derive(Default)]
-struct Held {
-    findings: Vec<crate::finding::Finding>,
-    /// Window number → index in `findings`.
-    by_window: std::collections::HashMap<u64, usize>,
-}
-
-impl Held {
-    fn add(&mut self, report: crate::scan::Report) {
-        for f in report.findings {
-            if let Some(w) = f.window {
-                self.by_window.insert(w, self.findings.len());
-            }
-            self.findings.push(f);
-        }
-        for (window, time) in report.folds {
-            let Some(f) = self
-                .by_window
-                .get(&window)
-                .and_then(|i| self.findings.get_mut(*i))
-            else {
-                continue;
-            };
-            if f.count.is_none() {
-                f.first_time = f.event_time.clone();
-                f.last_time = f.event_time.clone();
-            }
-            f.count = Some(f.count.unwrap_or(1) + 1);
-            // RFC 3339 in UTC compares as text.
-            if time.is_some() && time > f.last_time {
-                f.last_time = time.clone();
-            }
-            if time.is_some() && (f.first_time.is_none() || time < f.first_time) {
-                f.first_time = time;
-            }
-        }
-    }
-}
-
-fn build_engine(catalog: &Catalog, rules: Vec<Rule>, args: &ScanArgs) -> Result<Engine> {
-    let service_of = |r: &Rule| -> Vec<String> {
-        match &r.service {
-            Some(s) => vec![s.clone()],
-            None => r
-                .sources
-                .iter()
-                .map(|s| s.trim_end_matches(".amazonaws.com").to_string())
-                .collect(),
-        }
-    };
-    for s in &args.service {
-        let known_rule = rules.iter().any(|r| service_of(r).contains(s));
-        if !known_rule && !SERVICES.iter().any(|(slug, _)| slug == s) {
-            let known: Vec<&str> = SERVICES.iter().map(|(s, _)| *s).collect();
-            return Err(UsageError(format!(
-                "unknown service '{s}' (catalog services: {})",
-                known.join(", ")
-            ))
-            .into());
-        }
-    }
-    let _ = catalog;
-    // Narrow the rules where the rule itself tells; `service_ok` keeps rules whose service is
-    // only known per finding (none today: every rule has sources or a service, or runs on all).
-    let rules = rules.into_iter().filter(|r| {
-        let services = service_of(r);
-        let service_ok = args.service.is_empty()
-            || services.is_empty()
-            || services.iter().any(|s| args.service.contains(s));
-        let event_ok = args.event.is_empty()
-            || r.names.is_empty()
-            || r.names.iter().any(|m| {
-                args.event
-                    .iter()
-                    .any(|e| m.text().eq_ignore_ascii_case(e) || m.matches(e))
-            });
-        service_ok && event_ok && args.min_severity.is_none_or(|min| r.severity >= min)
-    });
-    Ok(Engine::new(rules))
-}
-
 fn build_filter(args: &ScanArgs) -> Result<Filter> {
     let now = jiff::Timestamp::now();
-    let bound = |s: &Option<String>| -> Result<_> {
-        s.as_deref()
-            .map(|s| time::parse_bound(s, now))
-            .transpose()
-            .map_err(|e| UsageError(e.to_string()).into())
-    };
     Ok(Filter {
         services: args.service.clone(),
         events: args.event.clone(),
-        since: bound(&args.since)?,
-        until: bound(&args.until)?,
+        since: setup_engine::time_bound(args.since.as_deref(), now).map_err(usage)?,
+        until: setup_engine::time_bound(args.until.as_deref(), now).map_err(usage)?,
         accounts: args.account.clone(),
         regions: args.region.clone(),
     })

@@ -2,14 +2,15 @@
 //! environment variables and the configuration file, in that order of precedence.
 
 use super::UsageError;
-use super::ruleset::{RuleArgs, load_suppressions};
+use super::ruleset::{RuleArgs, report, usage};
 use crate::aws::AwsOptions;
 use crate::catalog::Catalog;
 use crate::config::{self, Config};
 use crate::engine::{Engine, Filter};
-use crate::noise::Suppression;
 use crate::rules::packs;
 use crate::scan::Options;
+use crate::setup::engine::{self as setup_engine, EngineOptions};
+use crate::setup::{RuleSet, SetupError, suppressions};
 use crate::watch::{self, OnMissing, Output, Settings};
 use anyhow::{Context, Result};
 use std::io::Write;
@@ -257,23 +258,17 @@ pub fn resolve(args: &WatchArgs) -> Result<Resolved> {
 /// Loads rules and suppressions into an engine; any rule error is a usage error.
 fn engine(r: &Resolved) -> Result<Engine> {
     let catalog = Catalog::builtin().context("loading the built-in catalog")?;
-    let loaded = r.rules.load(&catalog, packs::DEFAULT)?;
-    if super::ruleset::report(&loaded.errors) {
-        return Err(UsageError("rule errors (see above)".into()).into());
+    let loaded = RuleSet::load(&catalog, &r.rules.sources(), packs::DEFAULT).map_err(usage)?;
+    if report(&loaded.errors) {
+        return Err(usage(SetupError::RuleErrors));
     }
-    let mut suppressions = load_suppressions(&r.suppress)?;
-    for (i, v) in r.inline_suppressions.iter().enumerate() {
-        suppressions.push(
-            Suppression::from_value(v)
-                .map_err(|e| UsageError(format!("config suppression {}: {e}", i + 1)))?,
-        );
-    }
-    let today = jiff::tz::TimeZone::UTC
-        .to_datetime(jiff::Timestamp::now())
-        .date();
-    Ok(Engine::new(loaded.rules)
-        .with_suppressions(suppressions, today, false)
-        .with_explanations(&catalog))
+    let mut suppressions = suppressions::load_files(&r.suppress).map_err(usage)?;
+    suppressions.extend(suppressions::from_config(&r.inline_suppressions).map_err(usage)?);
+    let opts = EngineOptions {
+        suppressions,
+        ..EngineOptions::new()
+    };
+    setup_engine::build(&catalog, loaded.rules, opts).map_err(usage)
 }
 
 fn init_logging(level: &str) {

@@ -3,8 +3,10 @@
 //! [`scan_bytes`] does the work for one file or object and is shared by every source. [`run`]
 //! processes local files on all cores and hands the reports back in input order, a batch at a
 //! time, so output is deterministic and memory stays bounded whatever the number of files.
-//! [`s3`] does the same for a trail bucket, and [`summary`] is what a scan says at the end.
+//! [`s3`] does the same for a trail bucket, [`held`] keeps findings for `--dedup`, and [`summary`]
+//! is what a scan says at the end.
 
+pub mod held;
 pub mod s3;
 pub mod summary;
 

@@ -257,6 +257,56 @@ impl Noise {
     }
 }
 
+/// The repeats a dedup window folded into the finding that opened it: how many, and the
+/// earliest and latest of their event times. The one fold of repeats, whether they are held in
+/// memory (`scan --dedup`) or stored (`watch`, which keeps `count` and `last_time`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Repeats {
+    pub count: u64,
+    pub first_time: Option<String>,
+    pub last_time: Option<String>,
+}
+
+impl Repeats {
+    /// Folds in one more repeat, with its event time (RFC 3339 in UTC, which compares as text).
+    pub fn add(&mut self, time: Option<&str>) {
+        self.count += 1;
+        if let Some(t) = time {
+            if self.last_time.as_deref().is_none_or(|l| t > l) {
+                self.last_time = Some(t.to_string());
+            }
+            if self.first_time.as_deref().is_none_or(|f| t < f) {
+                self.first_time = Some(t.to_string());
+            }
+        }
+    }
+
+    /// Counts the repeats into the finding they folded into: `count` (the finding itself, or
+    /// what a threshold already counted, plus the repeats) and the span of event times.
+    pub fn apply(&self, f: &mut Finding) {
+        if self.count == 0 {
+            return;
+        }
+        if f.count.is_none() {
+            f.first_time = f.event_time.clone();
+            f.last_time = f.event_time.clone();
+        }
+        f.count = Some(f.count.unwrap_or(1) + self.count);
+        let earliest = |a: Option<String>, b: &Option<String>| match (a, b) {
+            (Some(a), Some(b)) if b < &a => Some(b.clone()),
+            (None, b) => b.clone(),
+            (a, _) => a,
+        };
+        let latest = |a: Option<String>, b: &Option<String>| match (a, b) {
+            (Some(a), Some(b)) if b > &a => Some(b.clone()),
+            (None, b) => b.clone(),
+            (a, _) => a,
+        };
+        f.first_time = earliest(f.first_time.take(), &self.first_time);
+        f.last_time = latest(f.last_time.take(), &self.last_time);
+    }
+}
+
 /// The persistent part of [`Noise`], as stored by `watch` between inputs.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Snapshot {
@@ -399,6 +449,35 @@ mod tests {
                 Verdict::Emit
             );
         }
+    }
+
+    #[test]
+    fn repeats_fold_count_and_span() {
+        let mut r = Repeats::default();
+        let mut f = finding("r", "2026-01-01T00:10:00Z", "a");
+        f.event_time = Some("2026-01-01T00:10:00Z".into());
+        r.apply(&mut f);
+        assert_eq!((f.count, f.first_time.as_deref()), (None, None));
+        r.add(Some("2026-01-01T00:30:00Z"));
+        r.add(None);
+        r.add(Some("2026-01-01T00:05:00Z"));
+        assert_eq!(r.count, 3);
+        assert_eq!(r.last_time.as_deref(), Some("2026-01-01T00:30:00Z"));
+        r.apply(&mut f);
+        assert_eq!(f.count, Some(4));
+        assert_eq!(f.first_time.as_deref(), Some("2026-01-01T00:05:00Z"));
+        assert_eq!(f.last_time.as_deref(), Some("2026-01-01T00:30:00Z"));
+        // A threshold finding already carries its count and span.
+        let mut t = finding("r", "2026-01-01T00:10:00Z", "a");
+        t.count = Some(3);
+        t.first_time = Some("2026-01-01T00:00:00Z".into());
+        t.last_time = Some("2026-01-01T00:20:00Z".into());
+        let mut one = Repeats::default();
+        one.add(Some("2026-01-01T00:15:00Z"));
+        one.apply(&mut t);
+        assert_eq!(t.count, Some(4));
+        assert_eq!(t.first_time.as_deref(), Some("2026-01-01T00:00:00Z"));
+        assert_eq!(t.last_time.as_deref(), Some("2026-01-01T00:20:00Z"));
     }
 
     #[test]
