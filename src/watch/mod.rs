@@ -1,7 +1,8 @@
 //! `trailwatch watch`: follows new CloudTrail data in real time and records every finding exactly
 //! once.
 //!
-//! Sources (`sources`: SQS queues, local folders, S3 polling) put [`Work`] on a bounded queue,
+//! Sources (`source`: SQS queues, local folders, S3 polling, each behind the `Source` trait) put
+//! [`Work`] on a bounded queue,
 //! which is the backpressure: a source waits when the workers are busy. Workers fetch and scan in
 //! parallel. One committer thread (`commit`) applies dedup windows and thresholds in commit
 //! order, records each input with its findings in the state store in one transaction, writes the
@@ -11,7 +12,7 @@
 //! keyed by rule and event, so nothing is reported twice.
 
 mod commit;
-mod sources;
+mod source;
 
 use crate::aws::{self, AwsOptions};
 use crate::engine::{Engine, Filter};
@@ -108,7 +109,8 @@ pub struct Ticket {
     pub receipt: String,
     remaining: AtomicUsize,
     failed: AtomicBool,
-    queue: usize,
+    /// Where the finished ticket goes back to: its queue's source.
+    acks: mpsc::UnboundedSender<(Arc<Ticket>, Outcome)>,
 }
 
 /// Counters for the status line and the final summary.
@@ -139,8 +141,6 @@ pub(crate) struct Shared {
     pub stopped: Notify,
     /// Inputs queued or being worked on (never queued twice).
     pub in_flight: Mutex<std::collections::HashSet<String>>,
-    /// Tickets whose work finished: (queue index, ticket, outcome), for the SQS sources.
-    pub acks: Vec<mpsc::UnboundedSender<(Arc<Ticket>, Outcome)>>,
     pub last_activity: Mutex<std::time::Instant>,
     pub s3: Option<aws_sdk_s3::Client>,
     /// Set when the state store failed: the watcher stops and exits with status 1.
@@ -191,9 +191,7 @@ impl Shared {
             } else {
                 Outcome::Done
             };
-            if let Some(tx) = self.acks.get(t.queue) {
-                let _ = tx.send((t.clone(), outcome));
-            }
+            let _ = t.acks.send((t.clone(), outcome));
         }
     }
 }
@@ -218,11 +216,7 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
     let conf = aws::sdk_config(&settings.aws).await;
     let needs_s3 = !settings.sqs.is_empty() || !settings.s3.is_empty();
     let s3_client = needs_s3.then(|| aws::s3_client(&conf, None));
-    let (ack_txs, ack_rxs): (Vec<_>, Vec<_>) = settings
-        .sqs
-        .iter()
-        .map(|_| mpsc::unbounded_channel())
-        .unzip();
+    let sources = source::from_settings(&settings, &conf, s3_client.as_ref());
     let shared = Arc::new(Shared {
         engine: Arc::new(engine),
         filter: Arc::new(filter),
@@ -232,11 +226,10 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
         stop: AtomicBool::new(false),
         stopped: Notify::new(),
         in_flight: Mutex::new(Default::default()),
-        acks: ack_txs,
         last_activity: Mutex::new(std::time::Instant::now()),
         s3: s3_client,
         fatal: AtomicBool::new(false),
-        catching_up: AtomicUsize::new(settings.sqs.len() + settings.dirs.len() + settings.s3.len()),
+        catching_up: AtomicUsize::new(sources.len()),
         settings,
     });
     // Sinks are checked before anything starts.
@@ -256,29 +249,8 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
     let committer = commit::start(shared.clone(), done_rx)?;
 
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, (url, acks)) in shared
-        .settings
-        .sqs
-        .clone()
-        .into_iter()
-        .zip(ack_rxs)
-        .enumerate()
-    {
-        let region = aws::queue_region(&url).map(str::to_string);
-        let queue = crate::source::sqs::Queue::new(aws::sqs_client(&conf, region.as_deref()), &url);
-        tasks.spawn(sources::sqs(
-            shared.clone(),
-            queue,
-            i,
-            acks,
-            work_tx.clone(),
-        ));
-    }
-    for dir in shared.settings.dirs.clone() {
-        tasks.spawn(sources::dir(shared.clone(), dir, work_tx.clone()));
-    }
-    for url in shared.settings.s3.clone() {
-        tasks.spawn(sources::s3_poll(shared.clone(), url, work_tx.clone()));
+    for source in sources {
+        tasks.spawn(source.run(shared.clone(), work_tx.clone()));
     }
     drop(work_tx);
     tasks.spawn(status(shared.clone()));

@@ -1,47 +1,50 @@
-//! The watcher's sources: SQS queues of notifications, local folders, and S3 prefixes polled
-//! without notifications. Each turns what it sees into [`Work`] and acknowledges it only when the
-//! committer says it is recorded.
+//! An SQS queue of notifications (`--sqs`): S3 event notifications, the same through SNS, and
+//! EventBridge events (whose records are read from the message itself). Messages stay invisible
+//! while their work runs, are deleted once it is all recorded, and are given back when it failed
+//! or the watcher stops first.
 
-use super::{Origin, Outcome, Shared, Ticket, Work};
-use crate::source::layout::Scope;
+use super::{Source, offer};
+use crate::aws;
 use crate::source::notification::{self as notify, Notice};
-use crate::source::s3;
 use crate::source::sqs::{Message, Queue};
+use crate::watch::{Origin, Outcome, Shared, Ticket, Work};
+use futures_util::future::BoxFuture;
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// Queues `work` unless the same input is already queued or being worked on.
-async fn offer(shared: &Shared, tx: &mpsc::Sender<Work>, work: Work) -> bool {
-    let fresh = shared
-        .in_flight
-        .lock()
-        .map(|mut s| s.insert(work.name.clone()))
-        .unwrap_or(false);
-    if !fresh {
-        // Being worked on for another message (SQS delivered it twice, or two notifications
-        // name the same object): this message must wait for that work, so it is given back and
-        // will find the input recorded when it returns.
-        shared.finish(&work.ticket, Outcome::Failed);
-        return true;
+/// Where finished tickets are sent back to their queue.
+type Acks = mpsc::UnboundedSender<(Arc<Ticket>, Outcome)>;
+
+/// A queue to follow.
+pub(crate) struct Sqs {
+    queue: Queue,
+}
+
+impl Sqs {
+    /// The queue at `url`, with a client for the region the URL names.
+    pub(crate) fn new(conf: &aws_config::SdkConfig, url: &str) -> Sqs {
+        let region = aws::queue_region(url).map(str::to_string);
+        Sqs {
+            queue: Queue::new(aws::sqs_client(conf, region.as_deref()), url),
+        }
     }
-    shared.touch();
-    tx.send(work).await.is_ok()
+}
+
+impl Source for Sqs {
+    fn run(self: Box<Self>, shared: Arc<Shared>, tx: mpsc::Sender<Work>) -> BoxFuture<'static, ()> {
+        Box::pin(follow(shared, self.queue, tx))
+    }
 }
 
 /// Follows an SQS queue: receives notifications, queues the work they announce, keeps messages
 /// invisible while their work runs, deletes them once it is recorded, and gives them back when
 /// it failed or the watcher stops first.
-pub(super) async fn sqs(
-    shared: Arc<Shared>,
-    queue: Queue,
-    index: usize,
-    mut acks: mpsc::UnboundedReceiver<(Arc<Ticket>, Outcome)>,
-    tx: mpsc::Sender<Work>,
-) {
+async fn follow(shared: Arc<Shared>, queue: Queue, tx: mpsc::Sender<Work>) {
+    // Tickets whose work finished come back here, to delete or release their message.
+    let (acks_tx, mut acks) = mpsc::unbounded_channel::<(Arc<Ticket>, Outcome)>();
     let visibility = shared.settings.visibility.as_secs().clamp(1, 43_200) as i32;
     let name = queue.url.rsplit('/').next().unwrap_or("queue").to_string();
     // Message id → (receipt, when its visibility runs out).
@@ -128,7 +131,7 @@ pub(super) async fn sqs(
                 for m in messages {
                     shared.stats.messages.fetch_add(1, Ordering::Relaxed);
                     let until = Instant::now() + Duration::from_secs(visibility as u64);
-                    match plan_message(&name, &m, index) {
+                    match plan_message(&name, &m, &acks_tx) {
                         Planned::Work(ticket, works) => {
                             open.insert(m.id.clone(), (m.receipt.clone(), until));
                             for w in works {
@@ -167,7 +170,7 @@ enum Planned {
 }
 
 /// What a message asks for.
-fn plan_message(queue: &str, m: &Message, index: usize) -> Planned {
+fn plan_message(queue: &str, m: &Message, acks: &Acks) -> Planned {
     let notice = match notify::parse(&m.body) {
         Ok(n) => n,
         Err(e) => return Planned::Poison(e.to_string()),
@@ -203,7 +206,7 @@ fn plan_message(queue: &str, m: &Message, index: usize) -> Planned {
         receipt: m.receipt.clone(),
         remaining: AtomicUsize::new(works.len()),
         failed: AtomicBool::new(false),
-        queue: index,
+        acks: acks.clone(),
     });
     let works = works
         .into_iter()
@@ -217,7 +220,7 @@ fn plan_message(queue: &str, m: &Message, index: usize) -> Planned {
     Planned::Work(ticket, works)
 }
 
-/// Long-polls the queue until the watcher stops, handing each batch to [`sqs`].
+/// Long-polls the queue until the watcher stops, handing each batch to [`follow`].
 async fn receive_loop(
     shared: Arc<Shared>,
     queue: Queue,
@@ -253,125 +256,6 @@ async fn receive_loop(
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(60));
             }
-        }
-    }
-}
-
-/// Follows a local folder: every file that appears (or changes) is read once it has stopped
-/// growing.
-pub(super) async fn dir(shared: Arc<Shared>, dir: PathBuf, tx: mpsc::Sender<Work>) {
-    let every = shared.settings.dir_interval;
-    // Path → (size, mtime) seen at the previous look, to wait until a file stops changing.
-    let mut last: HashMap<PathBuf, (u64, i128)> = HashMap::new();
-    let mut first = true;
-    let mut looks = 0u32;
-    loop {
-        looks += 1;
-        let inputs = crate::source::file::collect(std::slice::from_ref(&dir));
-        for e in &inputs.errors {
-            tracing::warn!("{e}");
-        }
-        let mut seen = HashMap::new();
-        for path in inputs.files {
-            let Ok(meta) = std::fs::metadata(&path) else {
-                continue;
-            };
-            let mtime = meta
-                .modified()
-                .ok()
-                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos() as i128);
-            let stamp = (meta.len(), mtime);
-            seen.insert(path.clone(), stamp);
-            if last.get(&path) != Some(&stamp) {
-                continue;
-            }
-            let name = path.display().to_string();
-            let version = format!("{}:{mtime}", meta.len());
-            if shared.is_recorded(&name, &version) {
-                continue;
-            }
-            let work = Work {
-                name,
-                version,
-                origin: Origin::File(path),
-                ticket: None,
-            };
-            if shared.stopping() || !offer(&shared, &tx, work).await {
-                break;
-            }
-        }
-        // Two looks see every file that was there at the start (a file is read once it is the
-        // same at two looks).
-        if looks >= 2 {
-            shared.caught_up(&mut first);
-        }
-        last = seen;
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = shared.stopped.notified() => {}
-        }
-        if shared.stopping() {
-            return;
-        }
-    }
-}
-
-/// Polls an S3 prefix every `interval` for objects of the last `lookback` not yet recorded (a
-/// set of processed keys, never a single "last key" marker, so late or out-of-order deliveries
-/// are not skipped).
-pub(super) async fn s3_poll(shared: Arc<Shared>, url: String, tx: mpsc::Sender<Work>) {
-    let Some((bucket, prefix)) = s3::parse_url(&url) else {
-        tracing::error!("{url}: not an s3://bucket/prefix URL");
-        shared.caught_up(&mut true);
-        return;
-    };
-    let Some(client) = shared.s3.clone() else {
-        shared.caught_up(&mut true);
-        return;
-    };
-    let mut first = true;
-    loop {
-        let since = jiff::Timestamp::now()
-            .checked_sub(
-                jiff::SignedDuration::try_from(shared.settings.lookback).unwrap_or_default(),
-            )
-            .ok();
-        let scope = Scope {
-            since,
-            ..Scope::default()
-        };
-        match s3::list(&client, &bucket, &prefix, &scope).await {
-            Ok((objects, _)) => {
-                for o in objects {
-                    let name = format!("s3://{bucket}/{}", o.key);
-                    let version = o.etag.clone().unwrap_or_default();
-                    if shared.is_recorded(&name, &version) {
-                        continue;
-                    }
-                    let work = Work {
-                        name,
-                        version,
-                        origin: Origin::S3 {
-                            bucket: bucket.clone(),
-                            key: o.key,
-                        },
-                        ticket: None,
-                    };
-                    if shared.stopping() || !offer(&shared, &tx, work).await {
-                        break;
-                    }
-                }
-            }
-            Err(e) => tracing::error!("{e}"),
-        }
-        shared.caught_up(&mut first);
-        tokio::select! {
-            _ = tokio::time::sleep(shared.settings.interval) => {}
-            _ = shared.stopped.notified() => {}
-        }
-        if shared.stopping() {
-            return;
         }
     }
 }
