@@ -6,7 +6,7 @@
 //!
 //! # Layout, in pipeline order
 //!
-//! - [`setup`]: the rules trailwatch would run (packs, rule files, Sigma, suppressions) and the
+//! - `setup`: the rules trailwatch would run (packs, rule files, Sigma, suppressions) and the
 //!   one engine builder.
 //! - [`source`]: where CloudTrail data comes from: files and folders, S3 objects, SQS messages and
 //!   the notification bodies they carry, the S3 key layout.
@@ -16,8 +16,8 @@
 //! - [`output`]: the scan output formats (table, JSON Lines, JSON, CSV) and the exactly-once
 //!   JSON Lines file of `watch --output` and the alert `file` sink.
 //! - [`alert`]: routes, alert sinks and outbox delivery.
-//! - [`watch`]: following new data (SQS, folders, S3 polling) with durable progress.
-//! - [`state`]: the SQLite state store (processed inputs, findings, dedup, outbox).
+//! - `watch`: following new data (SQS, folders, S3 polling) with durable progress.
+//! - `state`: the SQLite state store (processed inputs, findings, dedup, outbox).
 //! - [`config`]: the configuration file.
 //! - [`cli`]: the command line: clap types and wiring only.
 
@@ -29,7 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod output;
 pub mod scan;
-pub mod setup;
+pub(crate) mod setup;
 pub mod source;
-pub mod state;
-pub mod watch;
+pub(crate) mod state;
+pub(crate) mod watch;

@@ -89,8 +89,7 @@ pub fn run(cmd: StateCommand) -> Result<ExitCode> {
         StateCommand::Prune { db, older_than } => {
             let age = crate::units::duration(&older_than)
                 .map_err(|e| UsageError(format!("--older-than: {e}")))?;
-            let before = jiff::Timestamp::now().as_second() - age.as_secs() as i64;
-            let p = db.open()?.prune(before)?;
+            let p = db.open()?.prune_older_than(age)?;
             writeln!(
                 out,
                 "pruned {} input(s) and {} finding(s) older than {older_than}",

@@ -1,14 +1,14 @@
 //! The scan pipeline: input bytes → container items → prefilter → record → engine → findings.
 //!
-//! [`scan_bytes`] does the work for one file or object and is shared by every source. [`run`]
+//! [`scan_bytes`] does the work for one file or object and is shared by every source. `run`
 //! processes local files on all cores and hands the reports back in input order, a batch at a
 //! time, so output is deterministic and memory stays bounded whatever the number of files.
-//! [`s3`] does the same for a trail bucket, [`held`] keeps findings for `--dedup`, and [`summary`]
-//! is what a scan says at the end.
+//! `s3` does the same for a trail bucket, `held` keeps findings for `--dedup`, and `summary` is
+//! what a scan says at the end.
 
-pub mod held;
-pub mod s3;
-pub mod summary;
+pub(crate) mod held;
+pub(crate) mod s3;
+pub(crate) mod summary;
 
 use crate::engine::{Engine, Filter};
 use crate::finding::Finding;
@@ -131,7 +131,7 @@ fn visit(
 }
 
 /// Scans one local file.
-pub fn scan_file(
+pub(crate) fn scan_file(
     reader: &mut Reader,
     path: &std::path::Path,
     engine: &Engine,
@@ -151,7 +151,7 @@ pub fn scan_file(
 
 /// Scans an input already in memory (an S3 object, an SQS message body), named `name`
 /// (`s3://bucket/key`), on the calling thread with that thread's buffers.
-pub fn scan_blob(
+pub(crate) fn scan_blob(
     name: &str,
     bytes: &[u8],
     engine: &Engine,
@@ -181,7 +181,7 @@ fn input_reason(e: &InputError) -> String {
 
 /// Applies dedup windows and thresholds to a report's findings, in order; folded findings are
 /// listed in `report.folds`.
-pub fn apply_noise(engine: &Engine, noise: &mut Noise, report: &mut Report) {
+pub(crate) fn apply_noise(engine: &Engine, noise: &mut Noise, report: &mut Report) {
     let folds = &mut report.folds;
     report.findings.retain_mut(|f| {
         // Suppressed findings shown with --show-suppressed do not open windows or count.
@@ -201,7 +201,7 @@ pub fn apply_noise(engine: &Engine, noise: &mut Noise, report: &mut Report) {
 
 /// Scans local files on all cores, calling `on_report` for each in input order, after dedup
 /// and thresholds (whose state `noise` keeps).
-pub fn run(
+pub(crate) fn run(
     files: &[PathBuf],
     engine: &Engine,
     filter: &Filter,

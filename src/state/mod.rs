@@ -27,7 +27,7 @@ use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};
 
 pub use inputs::{InputDone, NewFinding};
-pub use outbox::{DeadLetter, Pending, PendingRepeat};
+pub use outbox::Pending;
 pub use schema::VERSION;
 
 /// A state store error, naming the database file.
@@ -100,7 +100,8 @@ impl Store {
         Store::init(conn, path.to_path_buf())
     }
 
-    /// A throwaway in-memory store (tests, `--state :memory:`).
+    /// A throwaway in-memory store, for tests.
+    #[cfg(test)]
     pub fn open_in_memory() -> Result<Store, StateError> {
         let conn = Connection::open_in_memory().map_err(|source| StateError::Sql {
             path: ":memory:".into(),
@@ -145,10 +146,6 @@ impl Store {
         store_err(&self.path, e)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Counts and sizes for operators.
     pub fn info(&self) -> Result<Info, StateError> {
         let one = |sql: &str| -> Result<i64, StateError> {
@@ -190,6 +187,12 @@ impl Store {
             oldest_input: when("SELECT min(done_at) FROM inputs")?,
             newest_input: when("SELECT max(done_at) FROM inputs")?,
         })
+    }
+
+    /// [`Store::prune`] of what is older than `age`, counted back from now.
+    pub fn prune_older_than(&mut self, age: std::time::Duration) -> Result<Pruned, StateError> {
+        let age = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
+        self.prune(now_secs().saturating_sub(age))
     }
 
     /// Removes inputs processed before `before` (unix seconds) and findings recorded before it,
