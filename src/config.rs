@@ -193,7 +193,7 @@ impl Config {
             *o = base.join(&*o).display().to_string();
         }
         for (i, v) in c.inline_suppressions().iter().enumerate() {
-            if let Err(e) = crate::noise::Suppression::from_value(v) {
+            if let Err(e) = crate::rules::Suppression::from_value(v) {
                 let key = format!("rules.suppressions[{}]", i + 1);
                 return Err(at(span_of(&original, &key), key, &e.to_string()));
             }
@@ -209,7 +209,7 @@ impl Config {
         self.built.clone()
     }
 
-    /// The suppressions written in the config, as JSON values for [`crate::noise::Suppression`].
+    /// The suppressions written in the config, as JSON values for [`crate::rules::Suppression`].
     pub fn inline_suppressions(&self) -> Vec<serde_json::Value> {
         self.rules
             .suppressions
@@ -344,7 +344,7 @@ output = "findings.jsonl"
         );
         let sup = c.inline_suppressions();
         assert_eq!(sup[0]["reason"], "CI role");
-        assert!(crate::noise::Suppression::from_value(&sup[0]).is_ok());
+        assert!(crate::rules::Suppression::from_value(&sup[0]).is_ok());
     }
 
     #[test]

@@ -111,10 +111,6 @@ impl Router {
         }
         if matched { out } else { self.default.clone() }
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.routes.is_empty() && self.default.is_empty()
-    }
 }
 
 #[cfg(test)]

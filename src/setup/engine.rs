@@ -4,9 +4,9 @@
 use super::SetupError;
 use crate::catalog::{Catalog, SERVICES, Severity};
 use crate::engine::Engine;
-use crate::noise::Suppression;
 use crate::record::time;
 use crate::rules::Rule;
+use crate::rules::Suppression;
 use jiff::Timestamp;
 use jiff::civil::Date;
 

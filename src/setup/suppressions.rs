@@ -1,7 +1,7 @@
 //! Suppressions from files (`suppressions: [...]`, or a bare list) and from the configuration.
 
 use super::SetupError;
-use crate::noise::Suppression;
+use crate::rules::Suppression;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -25,7 +25,7 @@ fn load_file(path: &Path) -> Result<Vec<Suppression>, SetupError> {
         message,
     };
     let v: Value =
-        serde_saphyr::from_str(&text).map_err(|e| bad(format!("not valid YAML: {e}")))?;
+        crate::rules::yaml::from_yaml(&text).map_err(|e| bad(format!("not valid YAML: {e}")))?;
     let items = match &v {
         Value::Array(items) => items,
         Value::Object(o) => match o.get("suppressions") {

@@ -42,13 +42,4 @@ impl Filter {
             && in_list(&self.accounts, &f.account_id)
             && in_list(&self.regions, &f.region)
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.services.is_empty()
-            && self.events.is_empty()
-            && self.since.is_none()
-            && self.until.is_none()
-            && self.accounts.is_empty()
-            && self.regions.is_empty()
-    }
 }

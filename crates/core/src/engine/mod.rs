@@ -5,7 +5,8 @@
 //! name globs, and rules that constrain no name at all, sit in two small lists checked for every
 //! parsed record. The engine also owns the [`Prefilter`] built from the same rules, which lets
 //! the scan skip parsing records that cannot match. Suppressions are applied here, where the
-//! record is at hand; dedup and thresholds later, in order (see [`crate::noise`]).
+//! record is at hand; dedup and thresholds later, in order (the `noise` module, which runs after
+//! the engine).
 //! Pure and synchronous: no I/O, no async.
 
 mod filter;
@@ -15,9 +16,8 @@ pub use filter::Filter;
 pub use prefilter::Prefilter;
 
 use crate::finding::Finding;
-use crate::noise::{Policy, Suppression};
 use crate::record::Record;
-use crate::rules::{FieldPath, NameMatch, Rule};
+use crate::rules::{FieldPath, NameMatch, Policy, Rule, Suppression};
 use globset::{GlobSet, GlobSetBuilder};
 use jiff::civil::Date;
 use std::collections::HashMap;
@@ -133,13 +133,10 @@ impl Engine {
 
     /// The dedup/threshold policy of the rule that raised a finding.
     pub fn policy(&self, f: &Finding) -> Policy {
-        let rule = self.rules.get(f.rule);
-        Policy {
-            dedup: rule.and_then(|r| r.dedup.as_ref()).map(|d| d.window),
-            threshold: rule
-                .and_then(|r| r.threshold.as_ref())
-                .map(|t| (t.count, t.window)),
-        }
+        self.rules.get(f.rule).map(Rule::policy).unwrap_or(Policy {
+            dedup: None,
+            threshold: None,
+        })
     }
 
     /// Suppressions whose expiry date has passed (ignored), for the summary.

@@ -9,10 +9,12 @@ pub mod cond;
 pub mod packs;
 pub mod path;
 pub mod sigma;
+pub mod suppress;
 pub mod yaml;
 
 pub use cond::{Cond, Needles};
 pub use path::FieldPath;
+pub use suppress::Suppression;
 
 use crate::catalog::{Entry, Severity};
 use globset::GlobMatcher;
@@ -100,6 +102,13 @@ pub struct Threshold {
     pub group_by: Vec<FieldPath>,
 }
 
+/// The stateful parts of a rule, as dedup and thresholds need them (see `noise`).
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub dedup: Option<Duration>,
+    pub threshold: Option<(u32, Duration)>,
+}
+
 /// An example record a rule must (or must not) match, written beside the rule.
 #[derive(Debug, Clone)]
 pub struct RuleTest {
@@ -127,7 +136,7 @@ pub struct Rule {
     /// `eventName` constraints; empty means any.
     pub names: Vec<NameMatch>,
     pub cond: Option<Cond>,
-    pub suppress: Vec<crate::noise::Suppression>,
+    pub suppress: Vec<Suppression>,
     pub dedup: Option<Dedup>,
     pub threshold: Option<Threshold>,
     pub tests: Vec<RuleTest>,
@@ -135,6 +144,14 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// The rule's dedup window and threshold.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            dedup: self.dedup.as_ref().map(|d| d.window),
+            threshold: self.threshold.as_ref().map(|t| (t.count, t.window)),
+        }
+    }
+
     /// Whether the rule applies to this `(eventSource, eventName)` and its condition holds.
     pub fn matches(
         &self,

@@ -101,11 +101,6 @@ impl FieldPath {
         }
     }
 
-    /// Whether the path is exactly the top-level key `key`.
-    pub fn is_top(&self, key: &str) -> bool {
-        matches!(self.segs.as_slice(), [Seg::Key(k)] if k == key)
-    }
-
     /// Calls `f` on every value the path reaches until it returns `true`; returns whether it did.
     pub fn any(&self, root: &Value, f: &mut dyn FnMut(&Value) -> bool) -> bool {
         walk(root, &self.segs, f)

@@ -6,7 +6,7 @@
 use super::cond::{self, Cmp, Cond, Scalar, StrOp, Test};
 use super::{Dedup, FieldPath, NameMatch, Origin, Rule, RuleError, RuleTest, Threshold};
 use crate::catalog::Severity;
-use crate::noise::Suppression;
+use crate::rules::Suppression;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
