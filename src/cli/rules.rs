@@ -55,6 +55,8 @@ struct RuleRow<'a> {
     title: &'a str,
     sources: &'a [String],
     names: Vec<&'a str>,
+    attack: &'a [String],
+    controls: &'a [String],
     origin: String,
 }
 
@@ -161,6 +163,8 @@ fn row(r: &Rule) -> RuleRow<'_> {
         title: &r.title,
         sources: &r.sources,
         names: r.names.iter().map(|n| n.text()).collect(),
+        attack: &r.attack,
+        controls: &r.controls,
         origin: r.origin.to_string(),
     }
 }
@@ -182,6 +186,13 @@ fn show(r: &Rule) -> String {
         "  names:    {}\n",
         any(r.names.iter().map(|n| n.text()).collect())
     );
+    for id in &r.attack {
+        let name = crate::rules::attack::name(id).unwrap_or_default();
+        s += &format!("  attack:   {id} {name}\n");
+    }
+    if !r.controls.is_empty() {
+        s += &format!("  controls: {}\n", r.controls.join(", "));
+    }
     if let Some(c) = &r.cond {
         s += &format!("  where:    {c:?}\n");
     }

@@ -92,6 +92,12 @@ pub struct Entry {
     pub title: String,
     pub summary: String,
     pub why: String,
+    /// MITRE ATT&CK tactic and technique ids for what the event enables (see `docs/catalog.md`).
+    #[serde(default)]
+    pub attack: Vec<String>,
+    /// Compliance controls the event evidences (`CloudWatch.1`, `CIS 4.3`), where one exists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controls: Vec<String>,
 }
 
 impl Entry {
@@ -155,7 +161,7 @@ impl Catalog {
                 return Err(invalid("empty service name".into()));
             }
             for mut entry in parsed.entries {
-                check_entry(&entry).map_err(&invalid)?;
+                check_entry(&mut entry).map_err(&invalid)?;
                 entry.service.clone_from(&parsed.service);
                 entries.push(entry);
             }
@@ -190,7 +196,7 @@ pub fn service_name(slug: &str) -> Option<&'static str> {
     SERVICES.iter().find(|(s, _)| *s == slug).map(|(_, n)| *n)
 }
 
-fn check_entry(e: &Entry) -> Result<(), String> {
+fn check_entry(e: &mut Entry) -> Result<(), String> {
     let name_ok =
         !e.event_name.is_empty() && e.event_name.chars().all(|c| c.is_ascii_alphanumeric());
     if !name_ok {
@@ -218,6 +224,13 @@ fn check_entry(e: &Entry) -> Result<(), String> {
             return Err(format!("{}: empty {field}", e.event_name));
         }
     }
+    e.attack = crate::rules::attack::normalise_all(&e.attack)
+        .map_err(|err| format!("{}: attack: {err}", e.event_name))?;
+    e.controls = e
+        .controls
+        .iter()
+        .map(|c| crate::rules::control_id(c).map_err(|err| format!("{}: {err}", e.event_name)))
+        .collect::<Result<_, _>>()?;
     Ok(())
 }
 
@@ -250,6 +263,25 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_entry_has_valid_attack_ids() {
+        let catalog = Catalog::builtin().unwrap();
+        for e in catalog.entries() {
+            assert!(!e.attack.is_empty(), "{} has no ATT&CK id", e.rule_id());
+            for id in &e.attack {
+                assert!(
+                    crate::rules::attack::name(id).is_some(),
+                    "{}: {id}",
+                    e.rule_id()
+                );
+            }
+        }
+        let stop = catalog
+            .lookup("cloudtrail.amazonaws.com", "StopLogging")
+            .unwrap();
+        assert_eq!(stop.attack, vec!["TA0005", "T1562.008"]);
     }
 
     #[test]
@@ -301,6 +333,17 @@ mod tests {
             .to_string();
         assert!(
             err.contains("iam.yaml") && err.contains("no event_sources"),
+            "{err}"
+        );
+        let bad_id = bad.replace(
+            "event_sources: []",
+            "event_sources: [iam.amazonaws.com]\n    attack: [T1098.1]",
+        );
+        let err = Catalog::from_files(&[("iam.yaml", &bad_id)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("iam.yaml") && err.contains("X: attack: 'T1098.1'"),
             "{err}"
         );
         let err = Catalog::from_files(&[("x.yaml", "service: nope\nname: N\nentries: []\n")])

@@ -3,8 +3,10 @@
 //! A [`Rule`] says which records it applies to (`eventSource` values, `eventName` values or
 //! globs, both optional), an optional [`Cond`] on any field, and what to report. Front ends:
 //! [`from_entry`] (the built-in catalog), [`yaml`] (our format, also the built-in packs) and
-//! [`sigma`]. Pure and synchronous.
+//! [`sigma`]. Every rule also carries the MITRE ATT&CK ids ([`attack`]) and compliance controls
+//! it stands for. Pure and synchronous.
 
+pub mod attack;
 pub mod cond;
 pub mod packs;
 pub mod path;
@@ -56,12 +58,55 @@ pub enum RuleError {
         id: String,
         message: String,
     },
+    /// A Sigma rule loaded without a part trailwatch cannot read (an unknown `attack.` tag).
+    #[error("{origin}: sigma rule '{id}': {message}")]
+    Ignored {
+        origin: Origin,
+        id: String,
+        message: String,
+    },
 }
 
 impl RuleError {
+    /// Whether this is a warning about an unsupported Sigma feature (the rule was skipped, or
+    /// loaded without that part) rather than an error.
     pub fn is_unsupported(&self) -> bool {
-        matches!(self, RuleError::Unsupported { .. })
+        matches!(
+            self,
+            RuleError::Unsupported { .. } | RuleError::Ignored { .. }
+        )
     }
+}
+
+/// Checks and normalises a compliance control id. Two spellings are accepted: Security Hub
+/// control ids, `<Service>.<n>` (`CloudWatch.1`, `IAM.4`), and CIS AWS Foundations Benchmark
+/// recommendations, `CIS <n>.<n>[.<n>]` (`CIS 4.3`; `cis 4.3` is written `CIS 4.3`).
+pub fn control_id(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let numbered = |s: &str, parts: std::ops::RangeInclusive<usize>| {
+        let n: Vec<&str> = s.split('.').collect();
+        parts.contains(&n.len())
+            && n.iter()
+                .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if let Some(rest) = text
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case("cis "))
+        .map(|_| text[4..].trim())
+    {
+        if numbered(rest, 2..=3) {
+            return Ok(format!("CIS {rest}"));
+        }
+    } else if let Some((service, n)) = text.split_once('.') {
+        let service_ok = service.starts_with(|c: char| c.is_ascii_uppercase())
+            && service.chars().all(|c| c.is_ascii_alphanumeric());
+        if service_ok && numbered(n, 1..=1) {
+            return Ok(text.to_string());
+        }
+    }
+    Err(format!(
+        "control '{text}' is neither a Security Hub control id (CloudWatch.1) nor a CIS recommendation (CIS 4.3)"
+    ))
 }
 
 /// An `eventName` constraint.
@@ -129,6 +174,11 @@ pub struct Rule {
     /// Why it matters and what to check next (the finding's `why`).
     pub why: Option<String>,
     pub references: Vec<String>,
+    /// MITRE ATT&CK tactic and technique ids, normalised (`TA0005`, `T1562.008`); see [`attack`].
+    pub attack: Vec<String>,
+    /// Compliance controls the rule implements or evidences (`CloudWatch.1`, `CIS 4.3`); see
+    /// [`control_id`].
+    pub controls: Vec<String>,
     /// Service slug for findings; derived from the event source when not given.
     pub service: Option<String>,
     /// `eventSource` values; empty means any.
@@ -207,6 +257,8 @@ pub fn from_entry(entry: &Entry) -> Rule {
         description: entry.summary.clone(),
         why: Some(entry.why.clone()),
         references: Vec::new(),
+        attack: entry.attack.clone(),
+        controls: entry.controls.clone(),
         service: Some(entry.service.clone()),
         sources: entry.event_sources.clone(),
         names: vec![NameMatch::Exact(entry.event_name.clone())],

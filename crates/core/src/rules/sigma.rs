@@ -4,8 +4,12 @@
 //! Supported: field modifiers `contains`, `startswith`, `endswith`, `all`, `re` (with `i`, `m`,
 //! `s`), `cidr`, `exists`, `fieldref`, `cased`, `gt`/`gte`/`lt`/`lte`; conditions with `and`,
 //! `or`, `not`, parentheses and `1 of` / `all of` over names or `them`. Anything else makes the
-//! rule [`RuleError::Unsupported`]: it is reported and skipped, the others still load.
+//! rule [`RuleError::Unsupported`]: it is reported and skipped, the others still load. `tags`
+//! give the rule its ATT&CK ids (`attack.t1098.001`, `attack.persistence`); other namespaces are
+//! ignored, and an `attack.` tag naming nothing known is dropped with a warning
+//! ([`RuleError::Ignored`]) while the rule still loads.
 
+use super::attack::{self, SigmaTag};
 use super::cond::{self, Cmp, Cond, Scalar, StrOp, Test};
 use super::path::FieldPath;
 use super::yaml::Loaded;
@@ -65,30 +69,46 @@ pub fn parse(file: &str, text: &str) -> Loaded {
         };
         let id = rule_id(rule);
         match compile(rule) {
-            Ok(cond) => loaded.rules.push(Rule {
-                id,
-                pack: "sigma".into(),
-                title: rule.title.clone(),
-                severity: severity(rule.level),
-                description: rule
-                    .description
-                    .clone()
-                    .unwrap_or_else(|| rule.title.clone())
-                    .trim()
-                    .to_string(),
-                why: (!rule.falsepositives.is_empty())
-                    .then(|| format!("Known false positives: {}.", rule.falsepositives.join("; "))),
-                references: rule.references.clone(),
-                service: None,
-                sources: Vec::new(),
-                names: Vec::new(),
-                cond: Some(cond),
-                suppress: Vec::new(),
-                dedup: None,
-                threshold: None,
-                tests: Vec::new(),
-                origin,
-            }),
+            Ok(cond) => {
+                let (attack, bad) = tags(&rule.tags);
+                if !bad.is_empty() {
+                    loaded.errors.push(RuleError::Ignored {
+                        origin: origin.clone(),
+                        id: id.clone(),
+                        message: format!(
+                            "tag(s) {} name no known ATT&CK tactic or technique; ignored",
+                            bad.join(", ")
+                        ),
+                    });
+                }
+                loaded.rules.push(Rule {
+                    id,
+                    pack: "sigma".into(),
+                    title: rule.title.clone(),
+                    severity: severity(rule.level),
+                    description: rule
+                        .description
+                        .clone()
+                        .unwrap_or_else(|| rule.title.clone())
+                        .trim()
+                        .to_string(),
+                    why: (!rule.falsepositives.is_empty()).then(|| {
+                        format!("Known false positives: {}.", rule.falsepositives.join("; "))
+                    }),
+                    references: rule.references.clone(),
+                    attack,
+                    controls: Vec::new(),
+                    service: None,
+                    sources: Vec::new(),
+                    names: Vec::new(),
+                    cond: Some(cond),
+                    suppress: Vec::new(),
+                    dedup: None,
+                    threshold: None,
+                    tests: Vec::new(),
+                    origin,
+                })
+            }
             Err(Problem::Unsupported(message)) => loaded.errors.push(RuleError::Unsupported {
                 origin,
                 id,
@@ -102,6 +122,21 @@ pub fn parse(file: &str, text: &str) -> Loaded {
         }
     }
     loaded
+}
+
+/// The ATT&CK ids of a rule's tags (in order, without repeats) and the `attack.` tags that name
+/// nothing known.
+fn tags(tags: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut ids: Vec<String> = Vec::new();
+    let mut bad = Vec::new();
+    for tag in tags {
+        match attack::sigma_tag(tag) {
+            SigmaTag::Attack(id) if !ids.contains(&id) => ids.push(id),
+            SigmaTag::BadAttack(t) => bad.push(format!("'{t}'")),
+            SigmaTag::Attack(_) | SigmaTag::Other => {}
+        }
+    }
+    (ids, bad)
 }
 
 enum Problem {
@@ -515,6 +550,42 @@ detection: { sel: { eventName: ConsoleLogin }, condition: sel }
         assert_eq!(l.rules.len(), 1);
         assert_eq!(l.errors.len(), 2, "{:?}", l.errors);
         assert!(l.errors.iter().all(RuleError::is_unsupported));
+    }
+
+    #[test]
+    fn tags_become_attack_ids_and_bad_ones_warn() {
+        let l = rule(
+            r#"
+title: keys
+id: keys-1
+logsource: { product: aws, service: cloudtrail }
+detection: { sel: { eventName: CreateAccessKey }, condition: sel }
+tags:
+  - attack.persistence
+  - attack.t1098.001
+  - attack.T1098
+  - attack.ta0003
+  - attack.g0016
+  - car.2016-04-005
+  - cve.2021-44228
+  - detection.threat-hunting
+---
+title: plain
+logsource: { product: aws, service: cloudtrail }
+detection: { sel: { eventName: ConsoleLogin }, condition: sel }
+"#,
+        );
+        assert_eq!(l.rules.len(), 2, "{:?}", l.errors);
+        assert_eq!(l.rules[0].attack, vec!["TA0003", "T1098.001", "T1098"]);
+        assert!(l.rules[1].attack.is_empty());
+        assert_eq!(l.errors.len(), 1, "{:?}", l.errors);
+        let e = &l.errors[0];
+        assert!(e.is_unsupported(), "a warning, not an error");
+        let text = e.to_string();
+        assert!(
+            text.contains("'keys-1'") && text.contains("'attack.g0016'") && !text.contains("car."),
+            "{text}"
+        );
     }
 
     #[test]

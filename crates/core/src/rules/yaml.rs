@@ -4,7 +4,9 @@
 //! validated on its own, so one bad rule yields one error (file, line, id) and the others load.
 
 use super::cond::{self, Cmp, Cond, Scalar, StrOp, Test};
-use super::{Dedup, FieldPath, NameMatch, Origin, Rule, RuleError, RuleTest, Threshold};
+use super::{
+    Dedup, FieldPath, NameMatch, Origin, Rule, RuleError, RuleTest, Threshold, attack, control_id,
+};
 use crate::catalog::Severity;
 use crate::rules::Suppression;
 use serde::Deserialize;
@@ -100,6 +102,8 @@ const RULE_KEYS: &[&str] = &[
     "description",
     "why",
     "references",
+    "attack",
+    "controls",
     "service",
     "match",
     "where",
@@ -174,6 +178,8 @@ fn rule(v: &Value, pack: &str, origin: Origin) -> Result<Rule, String> {
         description: req_str(obj, "description")?.trim().to_string(),
         why: opt_str(obj, "why")?.map(|s| s.trim().to_string()),
         references: strings(obj.get("references"), "references")?,
+        attack: attack_ids(obj.get("attack"))?,
+        controls: controls(obj.get("controls"))?,
         service: opt_str(obj, "service")?,
         sources,
         names,
@@ -377,6 +383,40 @@ fn test(v: &Value, i: usize) -> Result<RuleTest, String> {
     })
 }
 
+/// `attack:`: a list of ATT&CK ids, each one known (see [`attack`]).
+fn attack_ids(v: Option<&Value>) -> Result<Vec<String>, String> {
+    let ids = list_of_strings(v, "attack")?;
+    attack::normalise_all(&ids).map_err(|e| format!("attack: {e}"))
+}
+
+/// `controls:`: a list of control ids (see [`control_id`]), repeats dropped.
+fn controls(v: Option<&Value>) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in list_of_strings(v, "controls")? {
+        let c = control_id(&c).map_err(|e| format!("controls: {e}"))?;
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// A list of strings; unlike [`strings`], a single value is refused (ids read better as lists).
+fn list_of_strings(v: Option<&Value>, at: &str) -> Result<Vec<String>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("`{at}` must be a list of strings"))
+            })
+            .collect(),
+        Some(_) => Err(format!("`{at}` must be a list, e.g. [TA0005, T1562.008]")),
+    }
+}
+
 fn duration(v: Option<&Value>, at: &str) -> Result<Duration, String> {
     match v.and_then(Value::as_str) {
         Some(text) => crate::units::duration(text).map_err(|e| format!("{at}: {e}")),
@@ -477,6 +517,42 @@ rules:
             e.starts_with("acme.yaml:19: rule 'acme.broken': unknown severity"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn attack_and_controls_are_read_and_checked() {
+        let rule = |extra: &str| {
+            parse(
+                "a.yaml",
+                &format!("id: a.x\ntitle: t\nseverity: low\ndescription: d\n{extra}"),
+                "user",
+            )
+        };
+        let l = rule("attack: [ta0005, T1562.008, TA0005]\ncontrols: [CloudWatch.5, cis 4.5]\n");
+        assert!(l.errors.is_empty(), "{:?}", l.errors);
+        assert_eq!(l.rules[0].attack, vec!["TA0005", "T1562.008"]);
+        assert_eq!(l.rules[0].controls, vec!["CloudWatch.5", "CIS 4.5"]);
+        let l = rule("");
+        assert!(l.rules[0].attack.is_empty() && l.rules[0].controls.is_empty());
+        for (extra, want) in [
+            (
+                "attack: [T1562.8]\n",
+                "attack: 'T1562.8' is not an ATT&CK id",
+            ),
+            ("attack: [T9999]\n", "attack: 'T9999' is not a known ATT&CK"),
+            ("attack: T1098\n", "`attack` must be a list"),
+            ("attack: [1098]\n", "`attack` must be a list of strings"),
+            (
+                "controls: [cloudwatch1]\n",
+                "control 'cloudwatch1' is neither",
+            ),
+            ("controls: [CIS]\n", "control 'CIS' is neither"),
+        ] {
+            let l = rule(extra);
+            assert!(l.rules.is_empty(), "{extra}");
+            let e = l.errors[0].to_string();
+            assert!(e.contains("rule 'a.x'") && e.contains(want), "{extra}: {e}");
+        }
     }
 
     #[test]
