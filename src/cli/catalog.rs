@@ -48,6 +48,10 @@ struct EntryJson<'a> {
     title: &'a str,
     summary: &'a str,
     why: &'a str,
+    /// MITRE ATT&CK tactic and technique ids.
+    attack: &'a [String],
+    /// Compliance controls the event evidences.
+    controls: &'a [String],
 }
 
 pub fn list(args: CatalogArgs) -> Result<ExitCode> {
@@ -126,6 +130,8 @@ fn to_json(e: &Entry) -> EntryJson<'_> {
         title: &e.title,
         summary: &e.summary,
         why: &e.why,
+        attack: &e.attack,
+        controls: &e.controls,
     }
 }
 
@@ -196,6 +202,20 @@ fn write_entry(out: &mut impl Write, e: &Entry) -> Result<()> {
     writeln!(out, "  source:    {}", e.event_sources.join(", "))?;
     writeln!(out, "  severity:  {}", e.severity)?;
     writeln!(out, "  rule id:   {}", e.rule_id())?;
+    if !e.attack.is_empty() {
+        let named: Vec<String> = e
+            .attack
+            .iter()
+            .map(|id| match crate::rules::attack::name(id) {
+                Some(name) => format!("{id} {name}"),
+                None => id.clone(),
+            })
+            .collect();
+        writeln!(out, "  ATT&CK:    {}", named.join("; "))?;
+    }
+    if !e.controls.is_empty() {
+        writeln!(out, "  controls:  {}", e.controls.join(", "))?;
+    }
     writeln!(out)?;
     writeln!(out, "What happened")?;
     for line in wrap(&e.summary, 92) {
