@@ -18,6 +18,7 @@
 //! - [`alert`]: routes, alert sinks and outbox delivery.
 //! - `watch`: following new data (SQS, folders, S3 polling) with durable progress.
 //! - `state`: the SQLite state store (processed inputs, findings, dedup, outbox).
+//! - [`verify`]: digest-chain integrity (`trailwatch verify`).
 //! - [`config`]: the configuration file.
 //! - [`cli`]: the command line: clap types and wiring only.
 
@@ -32,4 +33,5 @@ pub mod scan;
 pub(crate) mod setup;
 pub mod source;
 pub(crate) mod state;
+pub mod verify;
 pub(crate) mod watch;

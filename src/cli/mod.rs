@@ -7,6 +7,7 @@ mod rules;
 mod ruleset;
 mod scan;
 mod state;
+mod verify;
 mod watch;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +45,9 @@ enum Command {
     /// Try the alert sinks of a configuration.
     #[command(subcommand)]
     Alert(alert::AlertCommand),
+    /// Prove a trail is whole: check CloudTrail's signed digest chain, the log files it lists,
+    /// and the gaps (folders in the S3 layout and s3:// URLs).
+    Verify(Box<verify::VerifyArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +99,7 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => watch::run(*args),
         Command::State(cmd) => state::run(cmd),
         Command::Alert(cmd) => alert::run(cmd),
+        Command::Verify(args) => verify::run(*args),
         Command::Config(ConfigCommand::Check { file, mut args }) => {
             args.config = Some(file);
             watch::check(*args)

@@ -182,10 +182,17 @@ pub struct Plan {
     end: Option<Date>,
     steps: VecDeque<Step>,
     waiting: HashMap<String, Level>,
+    /// The CloudTrail folders listed: logs and Insights unless [`Plan::with_kinds`] says.
+    kinds: Vec<Kind>,
 }
 
 impl Plan {
     pub fn new(prefix: &str, scope: &Scope) -> Plan {
+        Plan::with_kinds(prefix, scope, &[Kind::Log, Kind::Insight])
+    }
+
+    /// A plan that lists the folders of `kinds` (e.g. logs and digests, for `verify`).
+    pub fn with_kinds(prefix: &str, scope: &Scope, kinds: &[Kind]) -> Plan {
         let (since, hi) = (
             scope.since.map(utc_date),
             scope.until.map(utc_date).map(day_after),
@@ -198,6 +205,7 @@ impl Plan {
             end: hi.or_else(|| since.map(|s| day_after(s.max(today())))),
             steps: VecDeque::new(),
             waiting: HashMap::new(),
+            kinds: kinds.to_vec(),
         };
         plan.start(prefix);
         plan
@@ -248,7 +256,7 @@ impl Plan {
             }
             Level::Account => {
                 for (c, s) in &kids {
-                    if matches!(Kind::from_folder(s), Some(Kind::Log | Kind::Insight)) {
+                    if Kind::from_folder(s).is_some_and(|k| self.kinds.contains(&k)) {
                         self.children(c, Level::Kind);
                     }
                 }
@@ -270,13 +278,13 @@ impl Plan {
     }
 
     /// Whether an object key found by a `Step::Objects` listing is wanted (Log and Insight, never
-    /// Digest; account, region, and date within since/until ± 1 day). Keys that do not follow the
+    /// Digest, unless [`Plan::with_kinds`] chose other kinds; account, region, and date within since/until ± 1 day). Keys that do not follow the
     /// layout are wanted only when no scope filter is set.
     pub fn wants(&self, key: &str) -> bool {
         let Some(k) = parse_key(key) else {
             return !self.scope.filtered();
         };
-        k.kind != Kind::Digest
+        self.kinds.contains(&k.kind)
             && self.scope.account_ok(&k.account)
             && self.scope.region_ok(&k.region)
             && self.lo.is_none_or(|lo| k.date >= lo)
@@ -307,7 +315,7 @@ impl Plan {
         if let Some(kind) = rest.first() {
             match Kind::from_folder(kind) {
                 None => return self.objects(prefix),
-                Some(Kind::Digest) => return,
+                Some(k) if !self.kinds.contains(&k) => return,
                 Some(_) => (level, rest) = (Level::Kind, &rest[1..]),
             }
         }

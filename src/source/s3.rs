@@ -4,6 +4,7 @@
 use super::layout::{Plan, Scope, Step};
 use crate::aws::describe;
 use aws_sdk_s3::Client;
+use std::collections::HashMap;
 
 /// An S3 object found by a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +67,16 @@ pub async fn list(
     prefix: &str,
     scope: &Scope,
 ) -> Result<(Vec<Listed>, u64), S3Error> {
-    let mut plan = Plan::new(prefix, scope);
+    list_plan(client, bucket, Plan::new(prefix, scope)).await
+}
+
+/// [`list`] with a plan made by the caller (e.g. one that lists digests too, see
+/// [`Plan::with_kinds`]).
+pub async fn list_plan(
+    client: &Client,
+    bucket: &str,
+    mut plan: Plan,
+) -> Result<(Vec<Listed>, u64), S3Error> {
     let mut found = Vec::new();
     let mut requests = 0;
     while let Some(step) = plan.next() {
@@ -137,6 +147,17 @@ pub async fn get(
     key: &str,
     cap: u64,
 ) -> Result<(Vec<u8>, Option<String>), S3Error> {
+    let (bytes, etag, _) = get_with_metadata(client, bucket, key, cap).await?;
+    Ok((bytes, etag))
+}
+
+/// [`get`], also returning the object's user metadata (`x-amz-meta-*`, without the prefix).
+pub async fn get_with_metadata(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    cap: u64,
+) -> Result<(Vec<u8>, Option<String>, HashMap<String, String>), S3Error> {
     let fail = |reason: String| S3Error::Get {
         bucket: bucket.to_string(),
         key: key.to_string(),
@@ -166,12 +187,13 @@ pub async fn get(
         });
     }
     let etag = out.e_tag().map(str::to_string);
+    let metadata = out.metadata().cloned().unwrap_or_default();
     let body = out
         .body
         .collect()
         .await
         .map_err(|e| fail(format!("reading the body: {}", describe(&e))))?;
-    Ok((body.into_bytes().to_vec(), etag))
+    Ok((body.into_bytes().to_vec(), etag, metadata))
 }
 
 #[cfg(test)]

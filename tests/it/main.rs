@@ -25,5 +25,7 @@ mod guide;
 mod rules;
 /// Container shapes and bad inputs, through the CLI.
 mod shapes;
+/// `verify`: digest chains signed with a test key, tampered in every way, locally and in moto.
+mod verify;
 /// S3 scans and `watch` against the moto server; folders; configuration.
 mod watch;
