@@ -58,7 +58,14 @@ def record(t, i):
     }
 
 
-def generate(root, days, files, records_per_file):
+def trail_event(name, t):
+    return {"eventVersion": "1.09", "eventTime": iso(t), "eventSource": "cloudtrail.amazonaws.com",
+            "eventName": name, "awsRegion": REGION, "recipientAccountId": ACCT,
+            "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::{ACCT}:user/mallory", "accountId": ACCT},
+            "requestParameters": {"name": f"arn:aws:cloudtrail:{REGION}:{ACCT}:trail/{TRAIL}"}}
+
+
+def generate(root, days, files, records_per_file, stop=None):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
     keys = root / "public-keys.json"
@@ -72,12 +79,18 @@ def generate(root, days, files, records_per_file):
     prev = None
     n = 0
     for h in range(hours):
+        if stop and stop[0] < h < stop[1]:
+            continue
         start, end = T0 + dt.timedelta(hours=h), T0 + dt.timedelta(hours=h + 1)
         listed = []
         for f in range(per_hour[h]):
             t = start + dt.timedelta(minutes=rng.randrange(55))
-            content = json.dumps({"Records": [record(t, n * records_per_file + r)
-                                              for r in range(records_per_file)]}).encode()
+            records = [record(t, n * records_per_file + r) for r in range(records_per_file)]
+            if stop and h == stop[0] and f == per_hour[h] - 1:
+                records.append(trail_event("StopLogging", t))
+            if stop and h == stop[1] and f == 0:
+                records.append(trail_event("StartLogging", t))
+            content = json.dumps({"Records": records}).encode()
             k = (f"AWSLogs/{ACCT}/CloudTrail/{REGION}/{t:%Y/%m/%d}/"
                  f"{ACCT}_CloudTrail_{REGION}_{t:%Y%m%dT%H%MZ}_{n:016x}.json.gz")
             p = root / k
@@ -88,6 +101,8 @@ def generate(root, days, files, records_per_file):
             n += 1
         dk = (f"AWSLogs/{ACCT}/CloudTrail-Digest/{REGION}/{end:%Y/%m/%d}/"
               f"{ACCT}_CloudTrail-Digest_{REGION}_{TRAIL}_{REGION}_{end:%Y%m%dT%H%M%SZ}.json.gz")
+        if stop and h == stop[1]:
+            prev = None
         doc = {"awsAccountId": ACCT, "digestStartTime": iso(start), "digestEndTime": iso(end),
                "digestS3Bucket": BUCKET, "digestS3Object": dk, "digestPublicKeyFingerprint": FP,
                "digestSignatureAlgorithm": "SHA256withRSA",
@@ -103,7 +118,7 @@ def generate(root, days, files, records_per_file):
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(gzip.compress(content, 6))
         Path(str(p) + ".sig.json").write_text(json.dumps({"signature": sig, "signatureAlgorithm": "SHA256withRSA"}))
-        prev = (dk, digest_hash, sig)
+        prev = None if stop and h == stop[0] else (dk, digest_hash, sig)
     return keys
 
 
@@ -121,16 +136,21 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--dir", type=Path, default=ROOT / "target" / "bench-verify")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--stop", type=int, nargs=2, metavar=("HOUR", "RESTART"),
+                    help="logging stopped in hour HOUR (StopLogging) and restarted at RESTART")
+    ap.add_argument("--generate-only", action="store_true", help="write the corpus and stop")
     args = ap.parse_args()
     tw = ROOT / "target" / "release" / "trailwatch"
-    if not args.no_build:
+    if not args.no_build and not args.generate_only:
         subprocess.run(["cargo", "build", "--release", "--locked", "-q"], cwd=ROOT, check=True)
     corpus = args.dir / "corpus"
     if corpus.exists():
         shutil.rmtree(corpus)
     t = time.perf_counter()
-    keys = generate(corpus, args.days, args.files, args.records)
-    print(f"generated in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    keys = generate(corpus, args.days, args.files, args.records, args.stop)
+    print(f"generated {corpus} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    if args.generate_only:
+        return
     paths = sorted(str(p) for p in corpus.rglob("*.json.gz"))
     stored = sum(os.path.getsize(p) for p in paths)
     listing = args.dir / "files.txt"

@@ -172,6 +172,8 @@ struct Ctx<'a> {
     keys: &'a PublicKeys,
     events: &'a [TrailEvent],
     out: Vec<Problem>,
+    /// Unexplained spans without digests: (account, region, from, to).
+    holes: Vec<(String, String, Timestamp, Timestamp)>,
 }
 
 impl Ctx<'_> {
@@ -221,12 +223,17 @@ impl Ctx<'_> {
         };
         match self.explain(&t.trail, from, to) {
             Some(why) => self.push(Kind::GapExplained, t, object, format!("{span}: {why}")),
-            None => self.push(
-                Kind::Gap,
-                t,
-                object,
-                format!("{span}, and no StopLogging/DeleteTrail/UpdateTrail event explains it"),
-            ),
+            None => {
+                let to = to.unwrap_or(Timestamp::MAX);
+                self.holes
+                    .push((t.account.clone(), t.region.clone(), from, to));
+                self.push(
+                    Kind::Gap,
+                    t,
+                    object,
+                    format!("{span}, and no StopLogging/DeleteTrail/UpdateTrail event explains it"),
+                )
+            }
         }
     }
 }
@@ -248,6 +255,7 @@ pub fn analyse(
         keys,
         events,
         out: Vec::new(),
+        holes: Vec::new(),
     };
     let mut groups: BTreeMap<&TrailKey, Vec<&DigestInput>> = BTreeMap::new();
     for d in digests {
@@ -403,6 +411,8 @@ fn check_trail(
                     ctx.push(Kind::ChainBroken, trail, &d.name, reason);
                 }
                 None => {
+                    ctx.holes
+                        .push((trail.account.clone(), trail.region.clone(), px.end, x.start));
                     let reason = format!(
                         "named as previous digest by {}, not found: no digest from {} to {} ({})",
                         d.name,
@@ -511,12 +521,19 @@ fn check_logs(
             Some(t) if t + SignedDuration::from_hours(1) < first => {
                 *before.entry(scope).or_default() += 1
             }
-            _ => ctx.push(
-                Kind::LogUndigested,
-                &scope,
-                &l.name,
-                "present but listed by no digest: added after delivery?".into(),
-            ),
+            _ => {
+                let in_hole = t.is_some_and(|t| {
+                    ctx.holes.iter().any(|(a, r, from, to)| {
+                        *a == l.account && *r == l.region && t + PENDING >= *from && t <= *to
+                    })
+                });
+                let reason = if in_hole {
+                    "present but listed by no digest: the digest of its hour is missing"
+                } else {
+                    "present but listed by no digest: added after delivery?"
+                };
+                ctx.push(Kind::LogUndigested, &scope, &l.name, reason.into())
+            }
         }
     }
     for (scope, n) in uncovered {
