@@ -121,7 +121,15 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     for e in &all.unreadable {
         eprintln!("trailwatch: error: {e}");
     }
-    let analysis = chain::analyse(&all.digests, &all.logs, &all.events, &keys, range);
+    // The last hour's digest may still be on its way: the chain must reach `until` only up to
+    // two hours ago.
+    let settled = Range {
+        until: range
+            .until
+            .map(|u| u.min(now - jiff::SignedDuration::from_hours(2))),
+        ..range
+    };
+    let analysis = chain::analyse(&all.digests, &all.logs, &all.events, &keys, settled);
     let mut totals = Totals::of(&analysis);
     totals.unreadable = all.unreadable.len() as u64;
     totals.files_read = all.files;
