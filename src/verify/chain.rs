@@ -520,9 +520,7 @@ fn check_logs(
         };
         match t {
             Some(t) if t + PENDING > last => *pending.entry(scope).or_default() += 1,
-            Some(t) if t + SignedDuration::from_hours(1) < first => {
-                *before.entry(scope).or_default() += 1
-            }
+            Some(t) if t < first => *before.entry(scope).or_default() += 1,
             _ => {
                 let in_hole = t.is_some_and(|t| {
                     ctx.holes.iter().any(|(a, r, from, to)| {
@@ -545,12 +543,15 @@ fn check_logs(
         ctx.push(Kind::NoDigests, &scope, "-", reason);
     }
     for (scope, n) in pending {
-        let reason = format!("{n} log file(s) newer than the last digest: not digested yet");
+        let reason = format!(
+            "{n} log file(s) newer than the last digest read: not digested yet, or their digests were not read"
+        );
         ctx.push(Kind::LogPending, &scope, "-", reason);
     }
     for (scope, n) in before {
-        let reason =
-            format!("{n} log file(s) older than the first digest: delivered before validation");
+        let reason = format!(
+            "{n} log file(s) older than the first digest read: delivered before validation, or their digests were not read"
+        );
         ctx.push(Kind::LogBeforeChain, &scope, "-", reason);
     }
 }
