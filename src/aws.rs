@@ -55,6 +55,12 @@ pub fn s3_client(conf: &SdkConfig, region: Option<&str>) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(b.build())
 }
 
+/// A CloudTrail client for `region` (digest public keys are per region).
+pub fn cloudtrail_client(conf: &SdkConfig, region: &str) -> aws_sdk_cloudtrail::Client {
+    let b = aws_sdk_cloudtrail::config::Builder::from(conf).region(Region::new(region.to_string()));
+    aws_sdk_cloudtrail::Client::from_conf(b.build())
+}
+
 /// An SQS client; `region` overrides the configured one (taken from the queue URL).
 pub fn sqs_client(conf: &SdkConfig, region: Option<&str>) -> aws_sdk_sqs::Client {
     let mut b = aws_sdk_sqs::config::Builder::from(conf);

@@ -6,7 +6,7 @@ use crate::record::time;
 use crate::verify::chain::{self, Range};
 use crate::verify::keys::PublicKeys;
 use crate::verify::report::{self, Totals};
-use crate::verify::{Collected, Options, local, s3};
+use crate::verify::{Collected, Options, cloudtrail, local, s3};
 use anyhow::{Context, Result};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -26,7 +26,8 @@ pub struct VerifyArgs {
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
     /// CloudTrail public keys: the JSON `aws cloudtrail list-public-keys` prints, for each
-    /// region verified and covering the period. Repeatable.
+    /// region verified and covering the period. Repeatable. Without it, the keys come from
+    /// CloudTrail's ListPublicKeys API in each region verified (standard AWS credentials).
     #[arg(long, value_name = "FILE")]
     public_keys: Vec<PathBuf>,
     /// Only these accounts (repeat or comma-separate).
@@ -58,7 +59,8 @@ pub struct VerifyArgs {
     /// AWS region for s3:// inputs (default: the bucket's own region).
     #[arg(long, env = "TRAILWATCH_REGION", value_name = "REGION")]
     aws_region: Option<String>,
-    /// Custom S3 endpoint for s3:// inputs (also AWS_ENDPOINT_URL).
+    /// Custom endpoint for S3 and CloudTrail (also AWS_ENDPOINT_URL, or per service
+    /// AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL_CLOUDTRAIL).
     #[arg(long, env = "TRAILWATCH_ENDPOINT_URL", value_name = "URL")]
     endpoint_url: Option<String>,
     /// Largest decompressed size read from one file (e.g. 512M).
@@ -82,7 +84,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
         since: bound(&args.since)?,
         until: bound(&args.until)?,
     };
-    let keys = load_keys(&args.public_keys)?;
+    let mut keys = load_keys(&args.public_keys)?;
     if let Some(n) = args.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
@@ -105,18 +107,27 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
         max_size: args.max_size,
     };
     let mut all = local::collect(&paths, &opts);
-    if !urls.is_empty() {
-        let aws_opts = AwsOptions {
-            profile: args.profile.clone(),
-            region: args.aws_region.clone(),
-            endpoint_url: args.endpoint_url.clone(),
-        };
-        let rt = tokio::runtime::Builder::new_multi_thread()
+    let aws_opts = AwsOptions {
+        profile: args.profile.clone(),
+        region: args.aws_region.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+    };
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
-            .context("starting the async runtime")?;
-        let got = rt.block_on(s3::collect(&urls, &aws_opts, &opts, args.to.as_deref()));
+            .context("starting the async runtime")
+    };
+    if !urls.is_empty() {
+        let got = runtime()?.block_on(s3::collect(&urls, &aws_opts, &opts, args.to.as_deref()));
         merge(&mut all, got);
+    }
+    if args.public_keys.is_empty() {
+        let periods = cloudtrail::periods(&all.digests);
+        if !periods.is_empty() {
+            let failed = runtime()?.block_on(cloudtrail::fetch(&aws_opts, &periods, &mut keys));
+            all.unreadable.extend(failed);
+        }
     }
     for e in &all.unreadable {
         eprintln!("trailwatch: error: {e}");
@@ -149,15 +160,8 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     })
 }
 
+/// The keys of every `--public-keys` file (none: they come from the API later).
 fn load_keys(files: &[PathBuf]) -> Result<PublicKeys> {
-    if files.is_empty() {
-        return Err(UsageError(
-            "no public keys: pass --public-keys FILE, the output of `aws cloudtrail \
-             list-public-keys --start-time T1 --end-time T2` in each region verified"
-                .into(),
-        )
-        .into());
-    }
     let mut keys = PublicKeys::default();
     for f in files {
         let text =

@@ -9,11 +9,13 @@
 //!
 //! Effectful edges: [`local`] reads a folder in the S3 layout (signatures from sidecars, see
 //! [`SIDECAR`]), [`s3`] reads a trail bucket (signatures from object metadata) and can record
-//! what it reads to a folder. Both hand [`Collected`] to [`chain::analyse`]. Files are read in
+//! what it reads to a folder; [`cloudtrail`] asks CloudTrail's `ListPublicKeys` for the keys
+//! when no key file is given. Both readers hand [`Collected`] to [`chain::analyse`]. Files are read in
 //! parallel and each is dropped once hashed: memory grows with the number of files only by a
 //! key and a hash each, never by their content.
 
 pub mod chain;
+pub mod cloudtrail;
 pub mod digest;
 pub mod events;
 pub mod keys;

@@ -432,9 +432,66 @@ fn range_ends_are_checked() {
     let status = |args: &[&str]| trailwatch().arg("verify").args(args).output().unwrap();
     let out = status(&[&root, "--public-keys", &keys, "--since", "nonsense"]);
     assert_eq!(out.status.code(), Some(2));
-    let out = status(&[&root]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--public-keys"));
+}
+
+/// Without `--public-keys`, trailwatch asks CloudTrail's ListPublicKeys (here a local server
+/// speaking its JSON protocol) in the digests' region, for the period they cover.
+#[test]
+fn keys_from_list_public_keys() {
+    use crate::http::{Reply, Server};
+    let b = generate(&Gen {
+        hours: 6,
+        bucket: "b".into(),
+        ..Gen::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let root = write_local(dir.path(), &b);
+    let der = key_pair().public_key().as_ref();
+    let listed = json!({"PublicKeyList": [{
+        "Value": base64::engine::general_purpose::STANDARD.encode(der),
+        "ValidityStartTime": 1.7e9,
+        "ValidityEndTime": 1.9e9,
+        "Fingerprint": FINGERPRINT,
+    }]});
+    let run = |server: &Server| {
+        let out = trailwatch()
+            .args(["verify", &root, "--format", "json"])
+            .env("AWS_ENDPOINT_URL_CLOUDTRAIL", server.url())
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        (out.status.code(), doc, stderr)
+    };
+    let server = Server::start(vec![], Reply::Status(200, listed.to_string()));
+    let (code, doc, stderr) = run(&server);
+    assert_eq!((code, problems(&doc)), (Some(0), vec![]), "{stderr}");
+    assert_eq!(doc["trails"][0]["signatures_verified"], 6, "{doc:#}");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 1, "one call for the one region");
+    let target = reqs[0].header("x-amz-target").unwrap_or_default();
+    assert!(target.ends_with(".ListPublicKeys"), "{target}");
+    assert!(
+        reqs[0]
+            .header("authorization")
+            .is_some_and(|a| a.contains(REGION))
+    );
+    let body = reqs[0].json();
+    assert_eq!(body["StartTime"], at(0, 0).as_second(), "{body}");
+    assert_eq!(body["EndTime"], at(6, 0).as_second(), "{body}");
+    // Keys that cannot be listed: named, the run fails, the digests are unverified.
+    let denied = json!({"__type": "AccessDeniedException", "message": "no"}).to_string();
+    let server = Server::start(vec![], Reply::Status(400, denied));
+    let (code, doc, stderr) = run(&server);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(&format!("ListPublicKeys in {REGION}")),
+        "{stderr}"
+    );
+    assert_eq!(doc["trails"][0]["signatures_verified"], 0, "{doc:#}");
 }
 
 #[test]
