@@ -12,12 +12,14 @@
 //! A digest's signature comes from its S3 metadata or sidecar, else from the next digest's
 //! `previousDigestSignature` (as AWS's offline validation guide describes).
 
-use super::digest::{Digest, log_time};
+use super::digest::{Digest, Sha256Hash, log_time};
 use super::events::{Effect, TrailEvent};
 use super::keys::PublicKeys;
+use crate::source::layout::parse_key;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// How far apart two periods may be and still join (CloudTrail writes whole seconds).
 const JOIN_SLACK: SignedDuration = SignedDuration::from_secs(2);
@@ -58,13 +60,20 @@ pub struct DigestInput {
     pub bucket: Option<String>,
 }
 
-/// One log file as read: hex SHA-256 of its uncompressed content, or why it is unreadable.
+/// One log file as read (keyed by its `AWSLogs/...` key): the SHA-256 of its uncompressed
+/// content, or why it is unreadable. Kept small, as there is one per file: the name shown to
+/// users is `prefix` + key, with `prefix` shared by every file of one folder or bucket.
 #[derive(Debug, Clone)]
 pub struct LogInput {
-    pub name: String,
-    pub account: String,
-    pub region: String,
-    pub hash: Result<String, String>,
+    pub prefix: Arc<str>,
+    pub hash: Result<Sha256Hash, Box<str>>,
+}
+
+impl LogInput {
+    /// The path or `s3://` URL users know the file by.
+    pub fn name(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
 }
 
 /// What kind of problem (or notice) a line reports.
@@ -263,8 +272,8 @@ pub fn analyse(
     }
     let present: HashMap<&str, &DigestInput> =
         digests.iter().map(|d| (d.key.as_str(), d)).collect();
-    // Log key -> (expected hash, digest that lists it, its trail).
-    let mut listed: HashMap<&str, (&str, &DigestInput)> = HashMap::new();
+    // Log key -> (expected hash, digest that lists it).
+    let mut listed: HashMap<&str, (Sha256Hash, &DigestInput)> = HashMap::new();
     let mut summaries: BTreeMap<&TrailKey, TrailSummary> = BTreeMap::new();
     for (trail, mut group) in groups {
         group.sort_by_key(|d| {
@@ -283,7 +292,7 @@ pub fn analyse(
         for d in &group {
             if let Ok(x) = &d.digest {
                 for (k, h) in &x.logs {
-                    listed.insert(k.as_str(), (h.as_str(), d));
+                    listed.insert(k, (*h, d));
                 }
             }
         }
@@ -459,11 +468,11 @@ fn verify_signature(
 fn check_logs(
     ctx: &mut Ctx,
     logs: &HashMap<String, LogInput>,
-    listed: &HashMap<&str, (&str, &DigestInput)>,
+    listed: &HashMap<&str, (Sha256Hash, &DigestInput)>,
     summaries: &mut BTreeMap<&TrailKey, TrailSummary>,
     range: Range,
 ) {
-    let mut sorted: Vec<(&&str, &(&str, &DigestInput))> = listed.iter().collect();
+    let mut sorted: Vec<(&&str, &(Sha256Hash, &DigestInput))> = listed.iter().collect();
     sorted.sort_by_key(|(k, _)| **k);
     for (key, (expected, by)) in sorted {
         let sum = summaries.get_mut(&by.trail);
@@ -475,11 +484,11 @@ fn check_logs(
                 format!("listed in {} but not found: deleted?", by.name),
             ),
             Some(l) => match &l.hash {
-                Err(e) => ctx.push(Kind::LogUnreadable, &by.trail, &l.name, e.clone()),
+                Err(e) => ctx.push(Kind::LogUnreadable, &by.trail, &l.name(key), e.to_string()),
                 Ok(h) if h != expected => ctx.push(
                     Kind::LogModified,
                     &by.trail,
-                    &l.name,
+                    &l.name(key),
                     format!("SHA-256 {h}, but {} lists {expected}: modified", by.name),
                 ),
                 Ok(_) => {
@@ -507,14 +516,17 @@ fn check_logs(
     let mut before: BTreeMap<String, u64> = BTreeMap::new();
     let mut uncovered: BTreeMap<String, u64> = BTreeMap::new();
     for (key, l) in unlisted {
-        let scope = format!("{} {}", l.account, l.region);
+        // Every key in `logs` was taken in for its layout, so it parses.
+        let Some(info) = parse_key(key) else { continue };
+        let (account, region) = (info.account.as_str(), info.region.as_str());
+        let scope = format!("{account} {region}");
         let t = log_time(key);
         if t.is_some_and(|t| {
             range.since.is_some_and(|s| t < s) || range.until.is_some_and(|u| t >= u)
         }) {
             continue;
         }
-        let Some(&(first, last)) = spans.get(&(l.account.as_str(), l.region.as_str())) else {
+        let Some(&(first, last)) = spans.get(&(account, region)) else {
             *uncovered.entry(scope).or_default() += 1;
             continue;
         };
@@ -524,7 +536,7 @@ fn check_logs(
             _ => {
                 let in_hole = t.is_some_and(|t| {
                     ctx.holes.iter().any(|(a, r, from, to)| {
-                        *a == l.account && *r == l.region && t + PENDING >= *from && t <= *to
+                        a == account && r == region && t + PENDING >= *from && t <= *to
                     })
                 });
                 let reason = if in_hole {
@@ -532,7 +544,7 @@ fn check_logs(
                 } else {
                     "present but listed by no digest: added after delivery?"
                 };
-                ctx.push(Kind::LogUndigested, &scope, &l.name, reason.into())
+                ctx.push(Kind::LogUndigested, &scope, &l.name(key), reason.into())
             }
         }
     }

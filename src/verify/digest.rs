@@ -47,6 +47,37 @@ pub struct LogEntry {
     pub hash_algorithm: Option<String>,
 }
 
+/// A SHA-256 value, kept as its 32 bytes (a hex string would take three times the memory, and
+/// a year of a busy trail lists hundreds of thousands of files).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sha256Hash(pub [u8; 32]);
+
+impl Sha256Hash {
+    /// Of bytes.
+    pub fn of(bytes: &[u8]) -> Sha256Hash {
+        Sha256Hash(Sha256::digest(bytes).into())
+    }
+
+    /// From 64 hex digits (either case).
+    pub fn from_hex(s: &str) -> Option<Sha256Hash> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).ok()?;
+        Some(Sha256Hash(out))
+    }
+}
+
+impl std::fmt::Display for Sha256Hash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl std::fmt::Debug for Sha256Hash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 /// Why a digest's content cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DigestError {
@@ -58,6 +89,8 @@ pub enum DigestError {
     Algorithm { field: &'static str, value: String },
     #[error("previousDigest* fields are partly null (a starting digest has all of them null)")]
     PartialPrevious,
+    #[error("logFiles lists {object} with hashValue {value:?}, which is not a SHA-256 in hex")]
+    LogHash { object: String, value: String },
 }
 
 /// The link from a digest to the one before it.
@@ -81,8 +114,8 @@ pub struct Digest {
     /// Hex SHA-256 of the uncompressed digest.
     pub hash: String,
     pub previous: Option<Previous>,
-    /// Listed log files: (`AWSLogs/...` key, hex SHA-256 of the uncompressed file).
-    pub logs: Vec<(String, String)>,
+    /// Listed log files: (`AWSLogs/...` key, SHA-256 of the uncompressed file).
+    pub logs: Vec<(Box<str>, Sha256Hash)>,
     /// The exact bytes CloudTrail signed.
     pub signing_string: String,
 }
@@ -144,10 +177,11 @@ pub fn parse(content: &[u8]) -> Result<Digest, DigestError> {
     let mut logs = Vec::with_capacity(file.log_files.len());
     for l in &file.log_files {
         sha256("logFiles.hashAlgorithm", l.hash_algorithm.as_deref())?;
-        logs.push((
-            logical_key(&l.s3_object).to_string(),
-            l.hash_value.to_ascii_lowercase(),
-        ));
+        let hash = Sha256Hash::from_hex(&l.hash_value).ok_or_else(|| DigestError::LogHash {
+            object: l.s3_object.clone(),
+            value: l.hash_value.clone(),
+        })?;
+        logs.push((logical_key(&l.s3_object).into(), hash));
     }
     let signing_string = signing_string(
         &file.digest_end_time,
@@ -297,13 +331,19 @@ mod tests {
             "previousDigestHashValue": null, "previousDigestHashAlgorithm": null,
             "previousDigestSignature": null,
             "logFiles": [{"s3Bucket": "b", "s3Object": "p/AWSLogs/1/f.json.gz",
-                          "hashValue": "AA", "hashAlgorithm": "SHA-256"}]
+                          "hashValue": "AB".repeat(32), "hashAlgorithm": "SHA-256"}]
         });
         let bytes = serde_json::to_vec(&doc).unwrap();
         let d = parse(&bytes).unwrap();
         assert_eq!(d.previous, None);
         assert_eq!(d.fingerprint, "ab");
-        assert_eq!(d.logs, [("AWSLogs/1/f.json.gz".into(), "aa".into())]);
+        let hash = Sha256Hash([0xab; 32]);
+        assert_eq!(d.logs, [("AWSLogs/1/f.json.gz".into(), hash)]);
+        assert_eq!(hash.to_string(), "ab".repeat(32));
+        let mut short = doc.clone();
+        short["logFiles"][0]["hashValue"] = "AA".into();
+        let bytes = serde_json::to_vec(&short).unwrap();
+        assert!(matches!(parse(&bytes), Err(DigestError::LogHash { .. })));
         assert!(d.signing_string.ends_with(&format!("{}\nnull", d.hash)));
         let mut partial = doc.clone();
         partial["previousDigestS3Object"] = "AWSLogs/x".into();

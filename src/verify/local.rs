@@ -3,7 +3,7 @@
 //! (`<digest>.json.gz.sig.json`, see [`super::SIDECAR`]). Keys are matched from their
 //! `AWSLogs/` segment on, so the folder may sit anywhere and the bucket prefix may be dropped.
 
-use super::{Collected, Options, SIDECAR, Sidecar, read_digest, read_log};
+use super::{Collected, Options, SIDECAR, Sidecar, prefix_of, read_digest, read_log};
 use crate::source::file::{self, Reader};
 use crate::source::layout::parse_key;
 use rayon::prelude::*;
@@ -65,34 +65,34 @@ pub fn collect(paths: &[PathBuf], opts: &Options) -> Collected {
         out.bytes += size;
         out.digests.push(d);
     }
+    // Only the paths are kept until read (keys are taken again from them): one path per file
+    // is most of what a run holds.
     let mut logs = Vec::new();
     for path in inputs.files {
-        let info = key_of(&path).and_then(|k| Some((parse_key(&k)?, k)));
-        match info {
-            Some((info, key)) if opts.wants_log(&info) => logs.push((path, key, info)),
-            _ => out.passed_over += 1,
+        let wanted = key_of(&path)
+            .and_then(|k| parse_key(&k))
+            .is_some_and(|info| opts.wants_log(&info));
+        match wanted {
+            true => logs.push(path),
+            false => out.passed_over += 1,
         }
     }
+    logs.shrink_to_fit();
     for batch in logs.chunks(BATCH) {
         let read: Vec<_> = batch
             .par_iter()
-            .map_init(Reader::default, |reader, (path, key, info)| {
+            .map_init(Reader::default, |reader, path| {
+                let key = key_of(path).unwrap_or_default();
                 let name = path.display().to_string();
-                match std::fs::read(path) {
-                    Ok(bytes) => {
-                        let (log, events) = read_log(reader, &name, info, &bytes, opts.max_size);
-                        (key.clone(), log, events, bytes.len() as u64)
-                    }
-                    Err(e) => {
-                        let (mut log, _) = read_log(reader, &name, info, &[], opts.max_size);
-                        log.hash = Err(e.to_string());
-                        (key.clone(), log, Vec::new(), 0)
-                    }
-                }
+                let (read, size) = match std::fs::read(path) {
+                    Ok(bytes) => (read_log(reader, &name, &bytes, opts.max_size), bytes.len()),
+                    Err(e) => ((Err(e.to_string()), Vec::new()), 0),
+                };
+                (name, key, read, size as u64)
             })
             .collect();
-        for (key, log, events, size) in read {
-            out.add_log(key, log, events, size);
+        for (name, key, read, size) in read {
+            out.add_log(prefix_of(&name, &key), key, read, size);
         }
     }
     out

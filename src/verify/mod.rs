@@ -27,9 +27,11 @@ use crate::source::file::{InputError, Reader};
 use crate::source::layout::{KeyInfo, Kind};
 use chain::{DigestInput, LogInput, Range, TrailKey};
 use digest::DigestName;
+use digest::Sha256Hash;
 use events::TrailEvent;
 use jiff::{SignedDuration, Timestamp};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The sidecar holding a local digest's signature: `<digest file>` + this suffix, with the JSON
 /// `{"signature": "<hex>", "signatureAlgorithm": "SHA256withRSA"}` (the two values S3 keeps as
@@ -91,36 +93,45 @@ pub struct Collected {
     pub files: u64,
     /// Files passed over: not in the CloudTrail layout, Insights, out of scope.
     pub passed_over: u64,
+    /// The distinct name prefixes of the log files (folders, buckets), shared by their files.
+    prefixes: HashMap<Box<str>, Arc<str>>,
 }
 
+/// One log file as read: its hash or why not, and the trail events found in it.
+pub(crate) type LogRead = (Result<Sha256Hash, String>, Vec<TrailEvent>);
+
 impl Collected {
-    fn add_log(&mut self, key: String, log: LogInput, events: Vec<TrailEvent>, stored: u64) {
+    /// Takes in one log file, known to users as `prefix` + `key` (its `AWSLogs/...` key).
+    fn add_log(&mut self, prefix: &str, key: String, read: LogRead, stored: u64) {
         self.files += 1;
         self.bytes += stored;
+        let (hash, events) = read;
         self.events.extend(events);
-        self.logs.insert(key, log);
+        let prefix = match self.prefixes.get(prefix) {
+            Some(p) => Arc::clone(p),
+            None => {
+                let p: Arc<str> = Arc::from(prefix);
+                self.prefixes.insert(prefix.into(), Arc::clone(&p));
+                p
+            }
+        };
+        let hash = hash.map_err(String::into_boxed_str);
+        self.logs.insert(key, LogInput { prefix, hash });
     }
 }
 
+/// The part of `name` before `key`, which it ends with (else all of it: then the name shown
+/// repeats the key, and nothing is lost).
+fn prefix_of<'a>(name: &'a str, key: &str) -> &'a str {
+    name.strip_suffix(key).unwrap_or(name)
+}
+
 /// Hashes one log file's content (uncompressed) and finds the trail events in it.
-fn read_log(
-    reader: &mut Reader,
-    name: &str,
-    info: &KeyInfo,
-    stored: &[u8],
-    cap: u64,
-) -> (LogInput, Vec<TrailEvent>) {
-    let (hash, found) = match reader.decode(name, stored, cap) {
-        Ok(content) => (Ok(digest::hex_sha256(content)), events::find(content)),
+fn read_log(reader: &mut Reader, name: &str, stored: &[u8], cap: u64) -> LogRead {
+    match reader.decode(name, stored, cap) {
+        Ok(content) => (Ok(Sha256Hash::of(content)), events::find(content)),
         Err(e) => (Err(reason(e)), Vec::new()),
-    };
-    let log = LogInput {
-        name: name.to_string(),
-        account: info.account.clone(),
-        region: info.region.clone(),
-        hash,
-    };
-    (log, found)
+    }
 }
 
 /// Parses one digest file as stored.

@@ -5,7 +5,7 @@
 //! there, under its key, and each digest's signature to its sidecar (`--fetch-signatures`), so
 //! the copy verifies offline.
 
-use super::{Collected, Options, Sidecar, read_digest, read_log};
+use super::{Collected, Options, Sidecar, prefix_of, read_digest, read_log};
 use crate::aws::{self, AwsOptions};
 use crate::source::file::Reader;
 use crate::source::layout::{Kind, Plan, Scope, parse_key};
@@ -83,7 +83,9 @@ pub async fn collect(
                     out.bytes += size;
                     out.digests.push(*d);
                 }
-                Fetched::Log(key, log, events, size) => out.add_log(key, log, events, size),
+                Fetched::Log(name, key, read, size) => {
+                    out.add_log(prefix_of(&name, &key), key, read, size)
+                }
                 Fetched::Failed(e) => out.unreadable.push(e),
             }
         }
@@ -93,7 +95,8 @@ pub async fn collect(
 
 enum Fetched {
     Digest(Box<super::DigestInput>, u64),
-    Log(String, super::LogInput, Vec<super::TrailEvent>, u64),
+    /// Name, `AWSLogs/...` key, what was read, stored size.
+    Log(String, String, super::LogRead, u64),
     Failed(String),
 }
 
@@ -155,11 +158,12 @@ async fn fetch(
         }
     } else {
         let done = tokio::task::spawn_blocking(move || {
-            read_log(&mut Reader::default(), &name, &info, &bytes, cap)
+            let read = read_log(&mut Reader::default(), &name, &bytes, cap);
+            (name, read)
         })
         .await;
         match done {
-            Ok((log, events)) => Fetched::Log(logical, log, events, size),
+            Ok((name, read)) => Fetched::Log(name, logical, read, size),
             Err(e) => Fetched::Failed(format!("reading a log file failed: {e}")),
         }
     }
