@@ -113,7 +113,8 @@ def timed(cmd):
         if out.returncode not in (0, 1):
             sys.exit(f"failed ({out.returncode}): {cmd}\n{out.stderr[-2000:]}")
         wall, user, system, rss = t.read().split()[-4:]
-    return float(wall), float(user) + float(system), int(rss) / 1024, out.stdout.strip()
+    last = out.stdout.strip().splitlines()[-1:] or [""]
+    return float(wall), float(user) + float(system), int(rss) / 1024, last[0].strip()
 
 
 def interleave(title, tools, rounds, base, floor=None):
@@ -187,7 +188,7 @@ def peers(ctx, with_venv):
     if with_venv:
         tools.append(("DuckDB read_json", f"{python} {work}/duck.py {work}/pairs.json {work}/files"))
         glob = f"{corpus}/AWSLogs/*/CloudTrail/*/*/*/*/*.json.gz"
-        tools.append(("chDB file(JSONEachRow)", f"{python} {work}/chdb.py {work}/pairs.json {work}/files '{glob}'"))
+        tools.append(("chDB file(JSONEachRow)", f"{python} {work}/chdb_count.py {work}/pairs.json {work}/files '{glob}'"))
     interleave("Peers", tools, ctx["rounds"], tools[0][0], floor)
 
 
@@ -267,24 +268,25 @@ def records_of(corpus, limit_bytes):
                     return
 
 
-def sizes(ctx):
+def sizes(ctx, scale):
+    """`scale` 1.0: the issue's sizes; smaller to try the mode quickly."""
     tw, corpus, work, rounds = ctx["tw"], ctx["corpus"], ctx["work"], ctx["rounds"]
     big = work / "sizes"
     big.mkdir()
     jsonl = big / "one-1GB.jsonl"
     with open(jsonl, "wb") as f:
-        for line in records_of(corpus, 1_000_000_000):
+        for line in records_of(corpus, int(1_000_000_000 * scale)):
             f.write(line + b"\n")
     records = big / "one-500MB-records.json"
     with open(records, "wb") as f:
         f.write(b'{"Records":[')
-        for i, line in enumerate(records_of(corpus, 500_000_000)):
+        for i, line in enumerate(records_of(corpus, int(500_000_000 * scale))):
             f.write((b"," if i else b"") + line)
         f.write(b"]}")
     tiny = big / "tiny" / "AWSLogs" / "111122223333" / "CloudTrail" / "us-east-1" / "2025" / "01" / "01"
     tiny.mkdir(parents=True)
     gen = records_of(corpus, 1 << 62)
-    for i in range(100_000):
+    for i in range(int(100_000 * scale)):
         body = b'{"Records":[' + next(gen) + b"]}"
         name = f"111122223333_CloudTrail_us-east-1_20250101T{i // 6000 % 24:02d}{i // 100 % 60:02d}Z_{i:016d}.json.gz"
         (tiny / name).write_bytes(gzip.compress(body, 1))
@@ -295,13 +297,15 @@ def sizes(ctx):
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(p, dest)
     count = "--format jsonl -q 2>/dev/null | wc -l"
+    mb = lambda p: f"{p.stat().st_size / 1e6:,.0f} MB"
+    n_tiny = int(100_000 * scale)
     tools = [
-        ("2000 files (the corpus)", f"{tw} scan {corpus} {count}"),
-        ("300 of those files", f"{tw} scan {subset} {count}"),
-        ("one 1 GB JSON Lines file", f"{tw} scan {jsonl} --max-size 2G {count}"),
+        (f"{len(files)} files (the corpus)", f"{tw} scan {corpus} {count}"),
+        (f"{min(300, len(files))} of those files", f"{tw} scan {subset} {count}"),
+        (f"one {mb(jsonl)} JSON Lines file", f"{tw} scan {jsonl} --max-size 2G {count}"),
         ("cat of that file > /dev/null", f"cat {jsonl} > /dev/null"),
-        ("one 500 MB Records file", f"{tw} scan {records} --max-size 2G {count}"),
-        ("100,000 tiny files (1 record each)", f"{tw} scan {big / 'tiny'} {count}"),
+        (f"one {mb(records)} Records file", f"{tw} scan {records} --max-size 2G {count}"),
+        (f"{n_tiny:,} tiny files (1 record each)", f"{tw} scan {big / 'tiny'} {count}"),
     ]
     interleave("Input-size scaling", tools, rounds, tools[0][0])
     shutil.rmtree(big)
@@ -316,7 +320,9 @@ def main():
     ap.add_argument("--sigma", type=Path, help="SigmaHQ checkout or folder of .yml for --rules")
     ap.add_argument("--fetch-sigma", action="store_true", help=f"download SigmaHQ {SIGMA_TAG} for --rules")
     ap.add_argument("--sizes", action="store_true", help="input-size scaling (needs ~2.5 GB in target/)")
+    ap.add_argument("--sizes-scale", type=float, default=1.0, help="scale the --sizes inputs (1.0: 1 GB, 500 MB, 100k files)")
     ap.add_argument("--skip-build", action="store_true")
+    ap.add_argument("--binary", type=Path, help="the trailwatch to time (default: a fresh target/release build)")
     args = ap.parse_args()
 
     corpus = args.corpus
@@ -325,9 +331,12 @@ def main():
             sys.exit(f"no corpus in {corpus} and no generator at {GEN}")
         print(f"generating the corpus in {corpus} ...", file=sys.stderr)
         sh(f"python3 {GEN} --out {corpus} --files 2000 --records-per-file 350 --seed 1 > /dev/null")
-    if not args.skip_build:
-        sh("cargo build --release --locked -q", cwd=ROOT)
-    tw = ROOT / "target" / "release" / "trailwatch"
+    if args.binary:
+        tw = args.binary.resolve()
+    else:
+        if not args.skip_build:
+            sh("cargo build --release --locked -q", cwd=ROOT)
+        tw = ROOT / "target" / "release" / "trailwatch"
 
     work = Path(tempfile.mkdtemp(prefix="tw-bench-", dir=ROOT / "target"))
     files = sorted(str(p) for p in corpus.rglob("*.json.gz") if "CloudTrail-Digest" not in str(p))
@@ -337,7 +346,7 @@ def main():
     (work / "pairs.json").write_text(json.dumps(pairs))
     (work / "base.py").write_text(PY_BASELINE)
     (work / "duck.py").write_text(DUCKDB_QUERY)
-    (work / "chdb.py").write_text(CHDB_QUERY)
+    (work / "chdb_count.py").write_text(CHDB_QUERY)
     ctx = {"tw": tw, "corpus": corpus, "work": work, "rounds": args.rounds, "pairs": pairs}
     print(f"{len(files)} files in {corpus}", file=sys.stderr)
     try:
@@ -346,7 +355,7 @@ def main():
         if args.rules:
             rules(ctx, args)
         if args.sizes:
-            sizes(ctx)
+            sizes(ctx, args.sizes_scale)
     finally:
         shutil.rmtree(work)
 
