@@ -1,6 +1,12 @@
 //! Routing: which sinks a finding goes to, by severity, pack, rule id glob, service, account and
 //! region. Routes are tried in order; every matching route adds its sinks (a route marked `last`
 //! stops the search); findings no route matches go to the default sinks. Pure.
+//!
+//! A finding is one event with all its rules: `packs` and `rules` match when *any* of the
+//! event's rules is in one of the packs or matches one of the globs; `services` matches the
+//! top rule's service or the event's eventSource (without `.amazonaws.com`). `info` findings
+//! (automation churn) are quiet: only a route that asks for them (`min_severity = "info"`, or
+//! `rules` globs naming one of their rules) sends them, never the default sinks.
 
 use crate::catalog::Severity;
 use crate::finding::Finding;
@@ -71,10 +77,24 @@ impl Route {
         let one_of = |list: &[String], v: Option<&str>| {
             list.is_empty() || v.is_some_and(|v| list.iter().any(|x| x == v))
         };
-        self.min_severity.is_none_or(|m| f.severity >= m)
-            && one_of(&self.packs, Some(&f.pack))
-            && self.rules.as_ref().is_none_or(|g| g.is_match(&f.rule_id))
-            && one_of(&self.services, Some(&f.service))
+        let rule_ok =
+            |g: &GlobSet| g.is_match(&f.rule_id) || f.rules.iter().any(|r| g.is_match(&r.id));
+        let pack_ok = self.packs.is_empty()
+            || self.packs.contains(&f.pack)
+            || f.rules.iter().any(|r| self.packs.contains(&r.pack));
+        let source = f.event_source.as_deref().unwrap_or_default();
+        let source = source.strip_suffix(".amazonaws.com").unwrap_or(source);
+        let service_ok = self.services.is_empty()
+            || self.services.iter().any(|s| *s == f.service || s == source);
+        // Info findings go only where a route asks for them.
+        let asked = f.severity > Severity::Info
+            || self.min_severity == Some(Severity::Info)
+            || self.rules.is_some();
+        asked
+            && self.min_severity.is_none_or(|m| f.severity >= m)
+            && pack_ok
+            && self.rules.as_ref().is_none_or(rule_ok)
+            && service_ok
             && one_of(&self.accounts, f.account_id.as_deref())
             && one_of(&self.regions, f.region.as_deref())
     }
@@ -109,7 +129,11 @@ impl Router {
                 }
             }
         }
-        if matched { out } else { self.default.clone() }
+        if matched || f.severity == Severity::Info {
+            out
+        } else {
+            self.default.clone()
+        }
     }
 }
 
@@ -161,5 +185,34 @@ mod tests {
             ["archive"]
         );
         assert!(Route::new(&RouteSection::default()).is_err());
+    }
+
+    #[test]
+    fn any_rule_of_the_event_routes_it_and_info_is_quiet() {
+        let router = Router::new(
+            vec![
+                route("packs = [\"cis\"]\nsinks = [\"audit\"]"),
+                route("rules = [\"guide.config.*\"]\nsinks = [\"churn\"]"),
+            ],
+            vec!["archive".into()],
+        );
+        let mut f = finding("baseline.root-activity", Severity::High, "1");
+        f.rules.push(crate::finding::RuleHit {
+            id: "cis.cloudwatch-1".into(),
+            pack: "cis".into(),
+            title: "t".into(),
+            severity: Severity::Medium,
+        });
+        assert_eq!(router.sinks(&f), ["audit"]);
+        // Info: only the route that names its rule; never the default sinks.
+        let churn = finding("guide.config.PutEvaluations", Severity::Info, "1");
+        assert_eq!(router.sinks(&churn), ["churn"]);
+        let quiet = finding("guide.ec2.CreateNetworkInterface", Severity::Info, "1");
+        assert!(router.sinks(&quiet).is_empty());
+        let all = Router::new(
+            vec![route("min_severity = \"info\"\nsinks = [\"all\"]")],
+            vec![],
+        );
+        assert_eq!(all.sinks(&quiet), ["all"]);
     }
 }

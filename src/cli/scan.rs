@@ -122,7 +122,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
             s.expires.map(|d| d.to_string()).unwrap_or_default()
         );
     }
-    let filter = build_filter(&args)?;
+    let filter = build_filter(&args, &catalog)?;
     if let Some(n) = args.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
@@ -276,16 +276,17 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     })
 }
 
-fn build_filter(args: &ScanArgs) -> Result<Filter> {
+fn build_filter(args: &ScanArgs, catalog: &Catalog) -> Result<Filter> {
     let now = jiff::Timestamp::now();
-    Ok(Filter {
-        services: args.service.clone(),
+    let filter = Filter {
         events: args.event.clone(),
         since: setup_engine::time_bound(args.since.as_deref(), now).map_err(usage)?,
         until: setup_engine::time_bound(args.until.as_deref(), now).map_err(usage)?,
         accounts: args.account.clone(),
         regions: args.region.clone(),
-    })
+        ..Filter::default()
+    };
+    Ok(filter.with_services(&args.service, catalog))
 }
 
 fn print_problems(report: &Report) {

@@ -18,7 +18,12 @@ pub struct Summary {
     pub passed_over: u64,
     pub bad_inputs: u64,
     pub bad_records: u64,
+    /// Findings: one per flagged event, plus threshold (aggregate) findings.
     pub findings: u64,
+    /// Rule hits on the reported findings, by rule id (an event counts once for each rule).
+    pub by_rule: BTreeMap<String, u64>,
+    /// Findings of failed calls (attempts).
+    pub attempts: u64,
     pub by_severity: BTreeMap<Severity, u64>,
     pub by_service: BTreeMap<String, u64>,
     pub actors: HashMap<String, u64>,
@@ -26,8 +31,7 @@ pub struct Summary {
     pub noise: crate::noise::NoiseStats,
     /// Reasons of expired (ignored) suppressions.
     pub expired: Vec<String>,
-    /// Suppressed findings per reason.
-    /// Suppressed findings by rule id and reason.
+    /// Rules silenced on a record, by rule id and reason.
     pub suppressed: BTreeMap<(String, String), u64>,
 }
 
@@ -49,6 +53,10 @@ impl Summary {
         }
         for f in r.findings.iter().filter(|f| f.suppressed_by.is_none()) {
             self.findings += 1;
+            self.attempts += u64::from(f.outcome == crate::finding::Outcome::Failure);
+            for r in &f.rules {
+                *self.by_rule.entry(r.id.clone()).or_default() += 1;
+            }
             *self.by_severity.entry(f.severity).or_default() += 1;
             *self.by_service.entry(f.service.clone()).or_default() += 1;
             let actor = f.actor.clone().unwrap_or_else(|| "(unknown)".into());
@@ -93,6 +101,31 @@ impl Summary {
             format!(": {}", sev.join(", "))
         };
         line("findings", format!("{}{sev}", self.findings));
+        if !self.by_rule.is_empty() {
+            let hits: u64 = self.by_rule.values().sum();
+            let mut rules: Vec<(&String, &u64)> = self.by_rule.iter().collect();
+            rules.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            let top: Vec<String> = rules
+                .iter()
+                .take(5)
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            let more = rules.len().saturating_sub(5);
+            let more = if more > 0 {
+                format!(", {more} more")
+            } else {
+                String::new()
+            };
+            line(
+                "rule hits",
+                format!(
+                    "{hits} by {} rule(s), {} failed call(s): {}{more}",
+                    rules.len(),
+                    self.attempts,
+                    top.join(", ")
+                ),
+            );
+        }
         if !self.by_service.is_empty() {
             let mut svc: Vec<(&String, &u64)> = self.by_service.iter().collect();
             svc.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));

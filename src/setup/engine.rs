@@ -52,43 +52,66 @@ pub fn today() -> Date {
     jiff::tz::TimeZone::UTC.to_datetime(Timestamp::now()).date()
 }
 
-/// The services a rule's findings can have: its own, or those of its event sources.
+/// The services a rule's findings can have: its own, and those of its event sources (the
+/// eventSource, without `.amazonaws.com`, lower case).
 fn services_of(r: &Rule) -> Vec<String> {
-    match &r.service {
-        Some(s) => vec![s.clone()],
-        None => r
-            .sources
-            .iter()
-            .map(|s| s.trim_end_matches(".amazonaws.com").to_string())
-            .collect(),
-    }
+    let own = r.service.iter().map(|s| s.to_ascii_lowercase());
+    let sources = r.sources.iter().map(|s| {
+        let s = s.to_ascii_lowercase();
+        s.strip_suffix(".amazonaws.com").unwrap_or(&s).to_string()
+    });
+    own.chain(sources).collect()
 }
 
 /// Builds the engine: rules narrowed by service, event and severity (where the rule itself
 /// tells), the suppressions, and the catalog's explanations for rules without their own. A
-/// service that neither the catalog nor any rule knows is an error.
+/// service that neither the catalog (as a slug or an eventSource) nor any rule knows is an error.
+///
+/// `--service` selects events (see [`crate::engine::Filter`]), so a rule is kept when it can
+/// match an event of the service: it names the service, one of its eventSources is the
+/// service's or one the service's catalog entries are logged by, or it names no source.
 pub fn build(
     catalog: &Catalog,
     rules: Vec<Rule>,
     opts: EngineOptions,
 ) -> Result<Engine, SetupError> {
-    for s in &opts.services {
+    let wanted: Vec<String> = opts
+        .services
+        .iter()
+        .map(|s| {
+            let s = s.to_ascii_lowercase();
+            s.strip_suffix(".amazonaws.com").unwrap_or(&s).to_string()
+        })
+        .collect();
+    let source_of = |s: &str| {
+        let s = s.to_ascii_lowercase();
+        s.strip_suffix(".amazonaws.com").unwrap_or(&s).to_string()
+    };
+    // The eventSources (without the suffix) each wanted service covers.
+    let mut sources: Vec<String> = wanted.clone();
+    for e in catalog.entries() {
+        if wanted.contains(&e.service.to_ascii_lowercase()) {
+            sources.extend(e.event_sources.iter().map(|s| source_of(s)));
+        }
+    }
+    for (s, given) in wanted.iter().zip(&opts.services) {
         let known_rule = rules.iter().any(|r| services_of(r).contains(s));
-        if !known_rule && !SERVICES.iter().any(|(slug, _)| slug == s) {
+        let known_source = catalog
+            .entries()
+            .iter()
+            .any(|e| e.event_sources.iter().any(|x| source_of(x) == *s));
+        if !known_rule && !known_source && !SERVICES.iter().any(|(slug, _)| slug == s) {
             let known: Vec<&str> = SERVICES.iter().map(|(s, _)| *s).collect();
             return Err(SetupError::UnknownService {
-                service: s.clone(),
+                service: given.clone(),
                 known: known.join(", "),
             });
         }
     }
-    // A rule whose services are only known per finding is kept (none today: every rule has
-    // sources or a service, or runs on all); the findings are still checked by the filter.
     let rules = rules.into_iter().filter(|r| {
-        let services = services_of(r);
-        let service_ok = opts.services.is_empty()
-            || services.is_empty()
-            || services.iter().any(|s| opts.services.contains(s));
+        let service_ok = wanted.is_empty()
+            || r.sources.is_empty()
+            || services_of(r).iter().any(|s| sources.contains(s));
         let event_ok = opts.events.is_empty()
             || r.names.is_empty()
             || r.names.iter().any(|m| {

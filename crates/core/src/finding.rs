@@ -1,7 +1,10 @@
-//! Findings: what trailwatch reports when a record matches a rule.
+//! Findings: what trailwatch reports about one event (a record that matched one or more rules),
+//! or about a threshold that a rule's matches reached (an aggregate finding).
 //!
-//! Every output format (JSONL, JSON, CSV, table) carries the same keys, in this order. Values the
-//! record does not have are `null`.
+//! An event finding carries every rule that matched it (`rules`, highest severity first); its
+//! `rule_id`, `pack`, `title`, `summary` and `why` are those of the first (top) rule, so readers
+//! of the one-rule schema keep working. Every output format (JSONL, JSON, CSV, table) carries the
+//! same keys, in this order. Values the record does not have are `null`.
 
 use crate::catalog::{Entry, Severity};
 use crate::record::{Record, time};
@@ -9,7 +12,53 @@ use crate::rules::Rule;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-/// One match of one rule on one record.
+/// One rule that matched an event, as a finding lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RuleHit {
+    pub id: String,
+    pub pack: String,
+    pub title: String,
+    /// The rule's severity for this event (one level lower for a failed call, see [`Outcome`]).
+    pub severity: Severity,
+}
+
+/// Whether the call the record logs succeeded. A failed call is an attempt.
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    #[default]
+    Success,
+    /// The record has an `errorCode` (or is a console sign-in whose result is `Failure`).
+    Failure,
+}
+
+impl Outcome {
+    /// The outcome of the call a record logs.
+    pub fn of(record: &Record) -> Outcome {
+        use sonic_rs::JsonValueTrait;
+        let login_failed = || {
+            record
+                .value()
+                .pointer(["responseElements", "ConsoleLogin"])
+                .and_then(|v| v.as_str())
+                == Some("Failure")
+        };
+        if record.str("errorCode").is_some_and(|c| !c.is_empty()) || login_failed() {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
+/// One event (every rule that matched it), or one threshold reached.
 /// Deserializing reads what serializing wrote (findings leaving the outbox); the fields that
 /// are never written take their defaults.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -19,8 +68,23 @@ pub struct Finding {
     /// The rule pack: `guide` for the built-in catalog.
     pub pack: String,
     pub title: String,
+    /// The highest severity of `rules` (after the one-level drop of a failed call).
     pub severity: Severity,
-    /// Service slug of the rule (see `trailwatch catalog`).
+    /// `success`, or `failure` when the call failed (an attempt).
+    #[serde(default)]
+    pub outcome: Outcome,
+    /// Every rule that matched the event, highest severity first; for a threshold finding,
+    /// its one rule.
+    #[serde(default)]
+    pub rules: Vec<RuleHit>,
+    /// CIS / Security Hub control ids of every matched rule, each once, in rule order.
+    #[serde(default)]
+    pub controls: Vec<String>,
+    /// MITRE ATT&CK tactic and technique ids of every matched rule (built-in `attack:` keys and
+    /// Sigma `attack.*` tags), each once, in rule order.
+    #[serde(default)]
+    pub attack: Vec<String>,
+    /// Service slug of the top rule (see `trailwatch catalog`).
     pub service: String,
     pub event_source: Option<String>,
     pub event_name: Option<String>,
@@ -54,6 +118,9 @@ pub struct Finding {
     /// Threshold findings: the values of the rule's `group_by` fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<std::collections::BTreeMap<String, Option<String>>>,
+    /// Threshold (aggregate) findings: `true`; they stand for many records, not one event.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub aggregate: bool,
     /// With `--show-suppressed`: the reason of the suppression that matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed_by: Option<String>,
@@ -68,7 +135,7 @@ pub struct Finding {
     /// With dedup: the number of the window this finding opened, which later repeats fold into.
     #[serde(skip)]
     pub window: Option<u64>,
-    /// Index of the rule in the engine that raised it.
+    /// Index in the engine of the top rule (whose dedup and threshold policy applies).
     #[serde(skip)]
     pub rule: usize,
 }
@@ -79,6 +146,8 @@ pub const KEYS: &[&str] = &[
     "pack",
     "title",
     "severity",
+    "outcome",
+    "rules",
     "service",
     "event_source",
     "event_name",
@@ -104,7 +173,8 @@ impl Finding {
         Finding::from_rule(&crate::rules::from_entry(entry), record, location)
     }
 
-    /// The finding a rule raises on a record (`why` left empty when the rule has none).
+    /// The finding a rule raises on a record (`why` left empty when the rule has none), at the
+    /// rule's own severity; the engine adds the other rules of the event.
     pub fn from_rule(rule: &Rule, record: &Record, location: String) -> Finding {
         let owned = |s: Option<&str>| s.map(str::to_string);
         let raw_time = record.event_time_raw();
@@ -118,6 +188,15 @@ impl Finding {
             pack: rule.pack.clone(),
             title: rule.title.clone(),
             severity: rule.severity,
+            outcome: Outcome::of(record),
+            rules: vec![RuleHit {
+                id: rule.id.clone(),
+                pack: rule.pack.clone(),
+                title: rule.title.clone(),
+                severity: rule.severity,
+            }],
+            controls: rule.controls.clone(),
+            attack: rule.attack.clone(),
             service,
             event_source: owned(record.event_source()),
             event_name: owned(record.event_name()),
@@ -139,6 +218,7 @@ impl Finding {
             first_time: None,
             last_time: None,
             group: None,
+            aggregate: false,
             suppressed_by: None,
             time,
             dedup_key: None,
@@ -148,9 +228,10 @@ impl Finding {
         }
     }
 
-    /// What identifies this finding across deliveries: the rule and the event (its `eventID`, or
-    /// for records without one, the time, source, name, actor and source address). The same
-    /// record matched by the same rule has the same key, whichever object it came in.
+    /// What identifies this finding across deliveries: the event (its `eventID`, or for records
+    /// without one, the time, source, name, actor and source address), and for a threshold
+    /// finding also its rule. The same record has the same key, whichever object it came in and
+    /// whichever rules matched it.
     pub fn identity(&self) -> String {
         let event = match &self.event_id {
             Some(id) => id.clone(),
@@ -166,7 +247,17 @@ impl Finding {
             .collect::<Vec<_>>()
             .join("|"),
         };
-        format!("{}\u{1f}{event}", self.rule_id)
+        if self.aggregate {
+            format!("{}\u{1f}{event}", self.rule_id)
+        } else {
+            format!("event\u{1f}{event}")
+        }
+    }
+
+    /// The matched rule ids, joined by `;` (the CSV `rules` column).
+    pub fn rule_ids(&self) -> String {
+        let ids: Vec<&str> = self.rules.iter().map(|r| r.id.as_str()).collect();
+        ids.join(";")
     }
 
     /// An empty finding of a rule, for tests.
@@ -189,6 +280,8 @@ impl Finding {
             "pack" => Some(self.pack.clone()),
             "title" => Some(self.title.clone()),
             "severity" => Some(self.severity.to_string()),
+            "outcome" => Some(self.outcome.as_str().to_string()),
+            "rules" => Some(self.rule_ids()),
             "service" => Some(self.service.clone()),
             "event_source" => s(&self.event_source),
             "event_name" => s(&self.event_name),

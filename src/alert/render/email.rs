@@ -162,9 +162,15 @@ fn detail_rows(f: &Finding, count: u64) -> Vec<(&'static str, String)> {
         let msg = opt(&f.error_message).map(|m| format!(": {m}"));
         rows.push(("Error", format!("{code}{}", msg.unwrap_or_default())));
     }
+    if let Some(a) = super::attempt(f) {
+        rows.push(("Outcome", a.to_string()));
+    }
     if let Some(rule) = nonblank(&f.rule_id) {
         let pack = nonblank(&f.pack).map(|p| format!(" (pack {p})"));
         rows.push(("Rule", format!("{rule}{}", pack.unwrap_or_default())));
+    }
+    if f.rules.len() > 1 {
+        rows.push(("Rules", super::rule_lines(f).join("; ")));
     }
     if let Some(loc) = nonblank(&f.location) {
         rows.push(("Location", loc.to_string()));

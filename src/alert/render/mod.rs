@@ -6,6 +6,8 @@
 //! findings the alert stands for (1, or more when repeats were folded into it). Text from the
 //! finding is attacker-influenced (actor names, user agents, error messages), so it is escaped
 //! for the target everywhere: Slack control characters, HTML, and line breaks in email subjects.
+//! One message per event: each lists every rule the event matched (`Finding::rules`) and says
+//! when the call failed (an attempt).
 
 pub mod email;
 pub mod slack;
@@ -105,6 +107,19 @@ fn event(f: &Finding) -> Option<String> {
         (Some(s), Some(n)) => Some(format!("{s}/{n}")),
         (s, n) => s.or(n).map(str::to_string),
     }
+}
+
+/// Every rule of the event, one line each: `id (pack, severity): title`, top rule first.
+fn rule_lines(f: &Finding) -> Vec<String> {
+    f.rules
+        .iter()
+        .map(|r| format!("{} ({}, {}): {}", r.id, r.pack, r.severity, r.title))
+        .collect()
+}
+
+/// `failed call (attempt)` for a failed call; nothing for a success.
+fn attempt(f: &Finding) -> Option<&'static str> {
+    (f.outcome == crate::finding::Outcome::Failure).then_some("failed call (an attempt)")
 }
 
 /// Escapes Slack's control characters `&`, `<` and `>`.

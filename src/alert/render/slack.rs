@@ -59,11 +59,21 @@ pub fn slack_message(finding: &Finding, count: u64, channel: Option<&str>) -> Va
         let code = slack_escape(&code.replace('`', "'"));
         field("Error code", format!("`{code}`{}", msg.unwrap_or_default()));
     }
+    if let Some(a) = super::attempt(finding) {
+        field("Outcome", a.to_string());
+    }
     if !fields.is_empty() {
         blocks.push(json!({"type": "section", "fields": fields}));
     }
     if let Some(summary) = super::nonblank(&finding.summary) {
         blocks.push(section(&slack_escape(summary)));
+    }
+    if finding.rules.len() > 1 {
+        let lines: Vec<String> = super::rule_lines(finding)
+            .iter()
+            .map(|l| format!("• {}", slack_escape(l)))
+            .collect();
+        blocks.push(section(&format!("*Rules matched:*\n{}", lines.join("\n"))));
     }
     if let Some(why) = super::nonblank(&finding.why) {
         blocks.push(section(&format!("*What to check:* {}", slack_escape(why))));

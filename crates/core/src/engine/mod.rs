@@ -15,7 +15,8 @@ mod prefilter;
 pub use filter::Filter;
 pub use prefilter::Prefilter;
 
-use crate::finding::Finding;
+use crate::catalog::Severity;
+use crate::finding::{Finding, Outcome as CallOutcome, RuleHit};
 use crate::record::Record;
 use crate::rules::{FieldPath, NameMatch, Policy, Rule, Suppression};
 use globset::{GlobSet, GlobSetBuilder};
@@ -46,7 +47,7 @@ pub struct Engine {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub findings: Vec<Finding>,
-    /// Rule id and suppression reason of each finding that was silenced.
+    /// Rule id and suppression reason of each rule silenced on the record.
     pub suppressed: Vec<(String, String)>,
 }
 
@@ -186,43 +187,113 @@ impl Engine {
             .filter(move |(_, r)| r.matches_after_name(source, record.value()))
     }
 
-    /// The findings a record raises, and the reasons of those suppressed.
+    /// The findings a record raises, and the rules suppressed on it with their reasons.
+    ///
+    /// Every rule without a threshold that matches (and is not suppressed) lands on one event
+    /// finding, highest severity first; the top rule gives `rule_id`, `title`, `summary`, `why`
+    /// and the dedup policy. A failed call lowers each rule's severity one level unless the rule
+    /// keeps it (`on_failure: keep`). Each threshold rule's match is a finding of its own, which
+    /// [`crate::noise`] turns into an aggregate finding when the count is reached. A suppression
+    /// silences the rules it names; the event is dropped (or, with `--show-suppressed`, marked
+    /// with the top rule's reason) only when no rule is left.
     pub fn evaluate(&self, record: &Record, mut location: impl FnMut() -> String) -> Outcome {
         let mut out = Outcome::default();
         if record.is_insight() {
             return out;
         }
+        let failed = CallOutcome::of(record) == CallOutcome::Failure;
+        // (rule index, severity for this event, suppression reason)
+        let mut hits: Vec<(usize, Severity, Option<String>)> = Vec::new();
         for (i, rule) in self.matching(record) {
-            let mut f = Finding::from_rule(rule, record, location());
-            f.rule = i;
-            if f.why.is_empty()
-                && let (Some(s), Some(n)) = (record.event_source(), record.event_name())
-                && let Some(why) = self.explain.get(&(s.into(), n.into()))
-            {
-                f.why = why.to_string();
+            let reason = self.suppressed_by(rule, record);
+            if let Some(r) = &reason {
+                out.suppressed.push((rule.id.clone(), r.clone()));
             }
-            if let Some(reason) = self.suppressed_by(rule, record) {
-                out.suppressed.push((rule.id.clone(), reason.clone()));
-                if !self.show_suppressed {
-                    continue;
+            if rule.threshold.is_some() {
+                if reason.is_none() || self.show_suppressed {
+                    let mut f = self.finding(i, rule.severity, record, &mut location);
+                    f.suppressed_by = reason;
+                    out.findings.push(f);
                 }
-                f.suppressed_by = Some(reason);
+                continue;
             }
-            if let Some(d) = &rule.dedup {
-                f.dedup_key = Some(key_of(record, &d.key, true));
+            let severity = if failed && !rule.keep_on_failure {
+                lower(rule.severity)
+            } else {
+                rule.severity
+            };
+            hits.push((i, severity, reason));
+        }
+        let live = hits.iter().any(|(_, _, r)| r.is_none());
+        if live {
+            hits.retain(|(_, _, r)| r.is_none());
+        } else if !self.show_suppressed {
+            hits.clear();
+        }
+        // Highest severity first; among equals, the engine's (load) order.
+        hits.sort_by_key(|(i, sev, _)| (std::cmp::Reverse(*sev), *i));
+        if let Some((top, severity, reason)) = hits.first() {
+            let mut f = self.finding(*top, *severity, record, &mut location);
+            f.suppressed_by = reason.clone();
+            f.rules = hits
+                .iter()
+                .map(|(i, sev, _)| {
+                    let r = &self.rules[*i];
+                    RuleHit {
+                        id: r.id.clone(),
+                        pack: r.pack.clone(),
+                        title: r.title.clone(),
+                        severity: *sev,
+                    }
+                })
+                .collect();
+            // The top rule's ids are already there; add the others' once each.
+            for (i, _, _) in &hits[1..] {
+                let r = &self.rules[*i];
+                union(&mut f.controls, &r.controls);
+                union(&mut f.attack, &r.attack);
             }
-            if let Some(t) = &rule.threshold {
-                f.group_key = Some(key_of(record, &t.group_by, false));
-                f.group = (!t.group_by.is_empty()).then(|| {
-                    t.group_by
-                        .iter()
-                        .map(|p| (p.to_string(), p.first_text(record.value())))
-                        .collect()
-                });
-            }
-            out.findings.push(f);
+            // The event comes before the threshold matches of the same record.
+            out.findings.insert(0, f);
         }
         out
+    }
+
+    /// The finding rule `i` raises on a record at `severity`, with its dedup and threshold keys.
+    fn finding(
+        &self,
+        i: usize,
+        severity: Severity,
+        record: &Record,
+        location: &mut impl FnMut() -> String,
+    ) -> Finding {
+        let rule = &self.rules[i];
+        let mut f = Finding::from_rule(rule, record, location());
+        f.rule = i;
+        f.severity = severity;
+        if let Some(hit) = f.rules.first_mut() {
+            hit.severity = severity;
+        }
+        if f.why.is_empty()
+            && let (Some(s), Some(n)) = (record.event_source(), record.event_name())
+            && let Some(why) = self.explain.get(&(s.into(), n.into()))
+        {
+            f.why = why.to_string();
+        }
+        if let Some(d) = &rule.dedup {
+            f.dedup_key = Some(key_of(record, &d.key, true));
+        }
+        if let Some(t) = &rule.threshold {
+            f.aggregate = true;
+            f.group_key = Some(key_of(record, &t.group_by, false));
+            f.group = (!t.group_by.is_empty()).then(|| {
+                t.group_by
+                    .iter()
+                    .map(|p| (p.to_string(), p.first_text(record.value())))
+                    .collect()
+            });
+        }
+        f
     }
 
     fn suppressed_by(&self, rule: &Rule, record: &Record) -> Option<String> {
@@ -230,6 +301,25 @@ impl Engine {
         let mut all = rule.suppress.iter().chain(&self.suppressions).filter(live);
         all.find(|s| s.matches(&rule.id, record))
             .map(|s| s.reason.clone())
+    }
+}
+
+/// Appends the ids of `more` that `into` does not have yet, in order.
+fn union(into: &mut Vec<String>, more: &[String]) {
+    for id in more {
+        if !into.contains(id) {
+            into.push(id.clone());
+        }
+    }
+}
+
+/// One severity level lower (an attempt); `info` stays `info`.
+fn lower(s: Severity) -> Severity {
+    match s {
+        Severity::Critical => Severity::High,
+        Severity::High => Severity::Medium,
+        Severity::Medium => Severity::Low,
+        Severity::Low | Severity::Info => Severity::Info,
     }
 }
 
@@ -253,6 +343,8 @@ fn key_of(record: &Record, fields: &[FieldPath], default_actor: bool) -> String 
     parts.join("\u{1f}")
 }
 
+#[cfg(test)]
+mod event_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,15 +427,20 @@ rules:
         let engine = Engine::new(loaded.rules);
         let ids = |json: &str| -> (Vec<String>, Vec<(String, String)>) {
             let out = engine.evaluate(&rec(json), || "t#1".into());
+            assert!(out.findings.len() <= 1, "one finding per event");
             (
-                out.findings.into_iter().map(|f| f.rule_id).collect(),
+                out.findings
+                    .into_iter()
+                    .flat_map(|f| f.rules.into_iter().map(|r| r.id))
+                    .collect(),
                 out.suppressed,
             )
         };
         let (hit, _) = ids(
             r#"{"eventSource":"s3.amazonaws.com","eventName":"DeleteBucket","errorCode":"AccessDenied"}"#,
         );
-        assert_eq!(hit, ["t.deletes", "t.denied"]);
+        // One event, both rules, the higher severity first.
+        assert_eq!(hit, ["t.denied", "t.deletes"]);
         let (hit, sup) = ids(
             r#"{"eventSource":"ec2.amazonaws.com","eventName":"X","errorCode":"AccessDenied","sourceIPAddress":"10.2.3.4"}"#,
         );

@@ -189,6 +189,10 @@ pub struct Rule {
     pub suppress: Vec<Suppression>,
     pub dedup: Option<Dedup>,
     pub threshold: Option<Threshold>,
+    /// Keep the full severity when the call failed (`on_failure: keep`): the rule's point is
+    /// the failure (access denied, failed sign-ins). Otherwise a failed call is an attempt, one
+    /// level lower.
+    pub keep_on_failure: bool,
     pub tests: Vec<RuleTest>,
     pub origin: Origin,
 }
@@ -266,6 +270,7 @@ pub fn from_entry(entry: &Entry) -> Rule {
         suppress: Vec::new(),
         dedup: None,
         threshold: None,
+        keep_on_failure: false,
         tests: Vec::new(),
         origin: Origin {
             file: format!("catalog/{}.yaml", entry.service),

@@ -105,6 +105,7 @@ pub fn parse(file: &str, text: &str) -> Loaded {
                     suppress: Vec::new(),
                     dedup: None,
                     threshold: None,
+                    keep_on_failure: false,
                     tests: Vec::new(),
                     origin,
                 })

@@ -110,6 +110,7 @@ const RULE_KEYS: &[&str] = &[
     "suppress",
     "dedup",
     "threshold",
+    "on_failure",
     "tests",
 ];
 
@@ -187,9 +188,20 @@ fn rule(v: &Value, pack: &str, origin: Origin) -> Result<Rule, String> {
         suppress,
         dedup: obj.get("dedup").map(dedup).transpose()?,
         threshold: obj.get("threshold").map(threshold).transpose()?,
+        keep_on_failure: on_failure(obj.get("on_failure"))?,
         tests,
         origin,
     })
+}
+
+/// `on_failure: keep` (the rule is about the failure) or `lower` (the default: a failed call is
+/// an attempt, one severity level lower).
+fn on_failure(v: Option<&Value>) -> Result<bool, String> {
+    match v.map(|v| v.as_str()) {
+        None | Some(Some("lower")) => Ok(false),
+        Some(Some("keep")) => Ok(true),
+        _ => Err("on_failure must be `keep` or `lower`".into()),
+    }
 }
 
 /// Parses a condition (`all`, `any`, `not`, or `field` with one test).

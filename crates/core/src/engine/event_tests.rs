@@ -1,0 +1,145 @@
+//! One finding per event: every rule of the record, attempts one level lower, partial
+//! suppressions and thresholds as findings of their own.
+
+use super::*;
+use crate::finding::Outcome as CallOutcome;
+use crate::record::Parsed;
+
+fn rec(json: &str) -> Record {
+    match Record::parse_item(json.as_bytes(), 2).unwrap() {
+        Parsed::Record(r) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn engine(show: bool) -> Engine {
+    let text = r#"
+rules:
+  - id: t.stop
+    title: Logging stopped
+    severity: critical
+    description: d
+    attack: [TA0005, T1562.008]
+    controls: [CloudWatch.5]
+    match: { names: [StopLogging] }
+  - id: t.root
+    title: Root activity
+    severity: high
+    description: d
+    attack: [TA0004, T1078.004, TA0005]
+    controls: [CloudWatch.1, CIS 4.3]
+    where: { field: userIdentity.type, equals: Root }
+    suppress:
+      - reason: break-glass drill
+        source_ip: [10.0.0.0/8]
+  - id: t.denied
+    title: Denied
+    severity: medium
+    description: d
+    on_failure: keep
+    where: { field: errorCode, equals: AccessDenied }
+  - id: t.burst
+    title: Denied burst
+    severity: high
+    description: d
+    on_failure: keep
+    where: { field: errorCode, equals: AccessDenied }
+    threshold: { count: 3, window: 10m }
+"#;
+    let loaded = crate::rules::yaml::parse("t.yaml", text, "user");
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    Engine::new(loaded.rules).with_suppressions(Vec::new(), "2026-01-01".parse().unwrap(), show)
+}
+
+#[test]
+fn one_finding_per_event_with_every_rule_highest_first() {
+    let out = engine(false).evaluate(
+        &rec(
+            r#"{"eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","eventID":"e1",
+            "userIdentity":{"type":"Root"}}"#,
+        ),
+        || "t#1".into(),
+    );
+    assert_eq!(out.findings.len(), 1);
+    let f = &out.findings[0];
+    assert_eq!(f.rule_id, "t.stop");
+    assert_eq!(f.severity, Severity::Critical);
+    assert_eq!(f.outcome, CallOutcome::Success);
+    let ids: Vec<&str> = f.rules.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["t.stop", "t.root"]);
+    assert_eq!(f.identity(), "event\u{1f}e1");
+    // Controls and ATT&CK ids of every rule, each once, the top rule's first.
+    assert_eq!(f.controls, ["CloudWatch.5", "CloudWatch.1", "CIS 4.3"]);
+    assert_eq!(f.attack, ["TA0005", "T1562.008", "TA0004", "T1078.004"]);
+    assert_eq!(f.field("rules").as_deref(), Some("t.stop;t.root"));
+}
+
+#[test]
+fn a_failed_call_is_an_attempt_one_level_lower() {
+    let out = engine(false).evaluate(
+        &rec(
+            r#"{"eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","eventID":"e2",
+            "errorCode":"AccessDenied","userIdentity":{"type":"IAMUser"}}"#,
+        ),
+        || "t#1".into(),
+    );
+    // The event, and the threshold rule's match (pending in noise) as its own finding.
+    assert_eq!(out.findings.len(), 2);
+    let f = &out.findings[0];
+    assert_eq!(f.outcome, CallOutcome::Failure);
+    assert_eq!((f.rule_id.as_str(), f.severity), ("t.stop", Severity::High));
+    // `on_failure: keep` rules keep their severity.
+    assert_eq!(f.rules[1].id, "t.denied");
+    assert_eq!(f.rules[1].severity, Severity::Medium);
+    let burst = &out.findings[1];
+    assert!(burst.aggregate);
+    assert_eq!(burst.rule_id, "t.burst");
+    assert_ne!(burst.identity(), f.identity());
+}
+
+#[test]
+fn a_suppression_silences_only_the_rules_it_names() {
+    let root_stop = r#"{"eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging",
+        "userIdentity":{"type":"Root"},"sourceIPAddress":"10.1.1.1"}"#;
+    let out = engine(false).evaluate(&rec(root_stop), || "t#1".into());
+    assert_eq!(out.findings.len(), 1);
+    let ids: Vec<&str> = out.findings[0]
+        .rules
+        .iter()
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(ids, ["t.stop"]);
+    assert_eq!(out.findings[0].suppressed_by, None);
+    assert_eq!(
+        out.suppressed,
+        [("t.root".to_string(), "break-glass drill".to_string())]
+    );
+    // No rule left: dropped, or shown marked with --show-suppressed.
+    let root_only = r#"{"eventSource":"s3.amazonaws.com","eventName":"ListBuckets",
+        "userIdentity":{"type":"Root"},"sourceIPAddress":"10.1.1.1"}"#;
+    assert!(
+        engine(false)
+            .evaluate(&rec(root_only), || "t#1".into())
+            .findings
+            .is_empty()
+    );
+    let shown = engine(true).evaluate(&rec(root_only), || "t#1".into());
+    assert_eq!(
+        shown.findings[0].suppressed_by.as_deref(),
+        Some("break-glass drill")
+    );
+}
+
+#[test]
+fn failed_console_sign_in_is_a_failure() {
+    let r = rec(
+        r#"{"eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin",
+        "responseElements":{"ConsoleLogin":"Failure"}}"#,
+    );
+    assert_eq!(CallOutcome::of(&r), CallOutcome::Failure);
+    let ok = rec(
+        r#"{"eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin",
+        "responseElements":{"ConsoleLogin":"Success"}}"#,
+    );
+    assert_eq!(CallOutcome::of(&ok), CallOutcome::Success);
+}
