@@ -127,7 +127,7 @@ default = ["archive"]
     );
     assert_eq!(
         r.header("idempotency-key").unwrap(),
-        trailwatch::alert::idempotency_key("guide.cloudtrail.StopLogging\u{1f}crit-1")
+        trailwatch::alert::idempotency_key("event\u{1f}crit-1")
     );
     let s = slack.requests();
     assert_eq!(s.len(), 1);
