@@ -202,6 +202,7 @@ mod tests {
             pack: "cis".into(),
             title: "t".into(),
             severity: Severity::Medium,
+            lowered: None,
         });
         assert_eq!(router.sinks(&f), ["audit"]);
         // Info: only the route that names its rule; never the default sinks.

@@ -66,6 +66,11 @@ impl FindingSink for Table<'_> {
         if let Some(code) = &f.error_code {
             title.push_str(&format!(" [failed: {code}]"));
         }
+        // The event's other rules, so one line says everything the event matched.
+        let others: Vec<&str> = f.rules.iter().skip(1).map(|r| r.id.as_str()).collect();
+        if !others.is_empty() {
+            title.push_str(&format!(" (also {})", others.join(", ")));
+        }
         let cells = [
             or_dash(&f.event_time),
             f.severity.to_string(),

@@ -18,8 +18,12 @@ pub struct RuleHit {
     pub id: String,
     pub pack: String,
     pub title: String,
-    /// The rule's severity for this event (one level lower for a failed call, see [`Outcome`]).
+    /// The rule's severity for this event: lowered by the rule's `lower_when` when one holds,
+    /// and one level lower for a failed call (see [`Outcome`]).
     pub severity: Severity,
+    /// Why the rule's severity was lowered for this event (its `lower_when` reason), if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lowered: Option<String>,
 }
 
 /// Whether the call the record logs succeeded. A failed call is an attempt.
@@ -140,7 +144,7 @@ pub struct Finding {
     pub rule: usize,
 }
 
-/// The keys every finding has, in output order (CSV header, table columns).
+/// The keys every finding has, in output order (the CSV header; lists are joined by `;`).
 pub const KEYS: &[&str] = &[
     "rule_id",
     "pack",
@@ -148,6 +152,8 @@ pub const KEYS: &[&str] = &[
     "severity",
     "outcome",
     "rules",
+    "controls",
+    "attack",
     "service",
     "event_source",
     "event_name",
@@ -194,6 +200,7 @@ impl Finding {
                 pack: rule.pack.clone(),
                 title: rule.title.clone(),
                 severity: rule.severity,
+                lowered: None,
             }],
             controls: rule.controls.clone(),
             attack: rule.attack.clone(),
@@ -282,6 +289,8 @@ impl Finding {
             "severity" => Some(self.severity.to_string()),
             "outcome" => Some(self.outcome.as_str().to_string()),
             "rules" => Some(self.rule_ids()),
+            "controls" => Some(self.controls.join(";")),
+            "attack" => Some(self.attack.join(";")),
             "service" => Some(self.service.clone()),
             "event_source" => s(&self.event_source),
             "event_name" => s(&self.event_name),

@@ -109,11 +109,22 @@ fn event(f: &Finding) -> Option<String> {
     }
 }
 
-/// Every rule of the event, one line each: `id (pack, severity): title`, top rule first.
+/// Every rule of the event, one line each: `id (pack, severity): title`, top rule first, with
+/// the reason its severity was lowered (`lower_when`) when it was.
 fn rule_lines(f: &Finding) -> Vec<String> {
     f.rules
         .iter()
-        .map(|r| format!("{} ({}, {}): {}", r.id, r.pack, r.severity, r.title))
+        .map(|r| {
+            let lowered = r
+                .lowered
+                .as_deref()
+                .map(|why| format!(" (lowered: {why})"))
+                .unwrap_or_default();
+            format!(
+                "{} ({}, {}): {}{lowered}",
+                r.id, r.pack, r.severity, r.title
+            )
+        })
         .collect()
 }
 

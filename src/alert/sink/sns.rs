@@ -1,5 +1,6 @@
 //! `type = "sns"`: publishes the finding as JSON to an SNS topic, with message attributes
-//! `severity`, `account_id`, `rule_id` and `service` for subscription filter policies.
+//! `severity`, `account_id`, `rule_id` (the top rule), `rules` (every rule of the event, a
+//! `String.Array`) and `service` for subscription filter policies.
 
 use super::{Env, Kind, Sent, Sink};
 use crate::alert::{Delivery, SendError, render};
@@ -39,6 +40,23 @@ fn attr(v: &str) -> Result<MessageAttributeValue, SendError> {
         .map_err(|e| SendError::Permanent(e.to_string()))
 }
 
+/// Every rule id of the event as a `String.Array` attribute, which a filter policy matches when
+/// any item does (`{"rules": ["baseline.cloudtrail-stopped"]}`).
+fn rules_attr(f: &crate::finding::Finding) -> Result<MessageAttributeValue, SendError> {
+    let ids: Vec<&str> = f.rules.iter().map(|r| r.id.as_str()).collect();
+    let ids = if ids.is_empty() {
+        vec![f.rule_id.as_str()]
+    } else {
+        ids
+    };
+    let text = serde_json::to_string(&ids).map_err(|e| SendError::Permanent(e.to_string()))?;
+    MessageAttributeValue::builder()
+        .data_type("String.Array")
+        .string_value(text)
+        .build()
+        .map_err(|e| SendError::Permanent(e.to_string()))
+}
+
 /// At most 99 characters, no control characters (SNS subjects).
 fn subject(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(99).collect()
@@ -59,6 +77,7 @@ impl Sink for Sns {
             .message_attributes("severity", attr(f.severity.as_str())?)
             .message_attributes("account_id", attr(f.account_id.as_deref().unwrap_or(""))?)
             .message_attributes("rule_id", attr(&f.rule_id)?)
+            .message_attributes("rules", rules_attr(f)?)
             .message_attributes("service", attr(&f.service)?)
             .send()
             .await

@@ -98,6 +98,10 @@ pub struct Entry {
     /// Compliance controls the event evidences (`CloudWatch.1`, `CIS 4.3`), where one exists.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub controls: Vec<String>,
+    /// Conditions under which the event is less urgent (the new setting protects, or automation
+    /// did it), as rule conditions; compiled with the rules (`rules::lower`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lower_when: Vec<serde_json::Value>,
 }
 
 impl Entry {

@@ -143,3 +143,99 @@ fn failed_console_sign_in_is_a_failure() {
     );
     assert_eq!(CallOutcome::of(&ok), CallOutcome::Success);
 }
+
+#[test]
+fn lower_when_sets_the_rule_severity_for_the_record_and_says_why() {
+    let text = r#"
+rules:
+  - id: t.versioning
+    title: Versioning changed
+    severity: medium
+    description: d
+    match: { names: [PutBucketVersioning] }
+    lower_when:
+      - reason: versioning turned on
+        where:
+          all:
+            - { field: requestParameters.VersioningConfiguration.Status, equals: Enabled }
+            - not: { field: requestParameters.VersioningConfiguration.MfaDelete, equals: Disabled }
+  - id: t.any-s3
+    title: S3 change
+    severity: low
+    description: d
+    match: { sources: [s3.amazonaws.com] }
+"#;
+    let loaded = crate::rules::yaml::parse("t.yaml", text, "user");
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    let engine = Engine::new(loaded.rules);
+    let put = |config: &str, error: &str| {
+        let json = format!(
+            r#"{{"eventSource":"s3.amazonaws.com","eventName":"PutBucketVersioning",{error}
+            "requestParameters":{{"bucketName":"b","VersioningConfiguration":{config}}}}}"#
+        );
+        let mut out = engine.evaluate(&rec(&json), || "t#1".into());
+        assert_eq!(out.findings.len(), 1);
+        out.findings.remove(0)
+    };
+    // Suspended: the rule's own severity, nothing lowered.
+    let f = put(r#"{"Status":"Suspended"}"#, "");
+    assert_eq!(
+        (f.rule_id.as_str(), f.severity),
+        ("t.versioning", Severity::Medium)
+    );
+    assert_eq!(f.rules[0].lowered, None);
+    // Enabled: info, with the reason; the other rule is now the top one.
+    let f = put(r#"{"Status":"Enabled"}"#, "");
+    assert_eq!(
+        (f.rule_id.as_str(), f.severity),
+        ("t.any-s3", Severity::Low)
+    );
+    let v = f.rules.iter().find(|r| r.id == "t.versioning").unwrap();
+    assert_eq!(v.severity, Severity::Info);
+    assert_eq!(v.lowered.as_deref(), Some("versioning turned on"));
+    // Enabled while MFA delete is switched off: not lowered.
+    let f = put(r#"{"Status":"Enabled","MfaDelete":"Disabled"}"#, "");
+    assert_eq!(f.severity, Severity::Medium);
+    // A failed suspension: an attempt, one level lower.
+    let f = put(
+        r#"{"Status":"Suspended"}"#,
+        r#""errorCode":"AccessDenied","#,
+    );
+    assert_eq!(
+        (f.rule_id.as_str(), f.severity),
+        ("t.versioning", Severity::Low)
+    );
+    // The reason travels with the finding (JSON), and absent reasons are left out.
+    let json = serde_json::to_value(put(r#"{"Status":"Enabled"}"#, "")).unwrap();
+    assert_eq!(json["rules"][1]["lowered"], "versioning turned on");
+    assert!(json["rules"][0].get("lowered").is_none());
+}
+
+#[test]
+fn lower_when_is_refused_on_thresholds_and_at_or_above_the_rule() {
+    let rule = |extra: &str| {
+        crate::rules::yaml::parse(
+            "t.yaml",
+            &format!("id: t.x\ntitle: t\nseverity: low\ndescription: d\n{extra}"),
+            "user",
+        )
+    };
+    let when = "lower_when: [{ reason: r, where: { field: a, equals: 1 } }]\n";
+    let l = rule(&format!("{when}threshold: {{ count: 2, window: 1m }}\n"));
+    assert!(
+        l.errors[0]
+            .to_string()
+            .contains("does not apply to a threshold rule"),
+        "{:?}",
+        l.errors
+    );
+    let l = rule("lower_when: [{ reason: r, severity: low, where: { field: a, equals: 1 } }]\n");
+    assert!(
+        l.errors[0]
+            .to_string()
+            .contains("must be below the rule's severity low"),
+        "{:?}",
+        l.errors
+    );
+    assert!(rule(when).errors.is_empty());
+}

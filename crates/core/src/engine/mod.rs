@@ -191,8 +191,9 @@ impl Engine {
     ///
     /// Every rule without a threshold that matches (and is not suppressed) lands on one event
     /// finding, highest severity first; the top rule gives `rule_id`, `title`, `summary`, `why`
-    /// and the dedup policy. A failed call lowers each rule's severity one level unless the rule
-    /// keeps it (`on_failure: keep`). Each threshold rule's match is a finding of its own, which
+    /// and the dedup policy. A rule's first `lower_when` condition that holds sets its severity
+    /// for the record; a failed call then lowers it one level unless the rule keeps it
+    /// (`on_failure: keep`). Each threshold rule's match is a finding of its own, which
     /// [`crate::noise`] turns into an aggregate finding when the count is reached. A suppression
     /// silences the rules it names; the event is dropped (or, with `--show-suppressed`, marked
     /// with the top rule's reason) only when no rule is left.
@@ -202,8 +203,7 @@ impl Engine {
             return out;
         }
         let failed = CallOutcome::of(record) == CallOutcome::Failure;
-        // (rule index, severity for this event, suppression reason)
-        let mut hits: Vec<(usize, Severity, Option<String>)> = Vec::new();
+        let mut hits: Vec<Hit> = Vec::new();
         for (i, rule) in self.matching(record) {
             let reason = self.suppressed_by(rule, record);
             if let Some(r) = &reason {
@@ -217,39 +217,45 @@ impl Engine {
                 }
                 continue;
             }
-            let severity = if failed && !rule.keep_on_failure {
-                lower(rule.severity)
-            } else {
-                rule.severity
-            };
-            hits.push((i, severity, reason));
+            let lowering = rule.lower_when.iter().find(|l| l.cond.eval(record.value()));
+            let mut severity = lowering.map_or(rule.severity, |l| l.severity);
+            if failed && !rule.keep_on_failure {
+                severity = lower(severity);
+            }
+            hits.push(Hit {
+                rule: i,
+                severity,
+                lowered: lowering.map(|l| l.reason.clone()),
+                suppressed_by: reason,
+            });
         }
-        let live = hits.iter().any(|(_, _, r)| r.is_none());
+        let live = hits.iter().any(|h| h.suppressed_by.is_none());
         if live {
-            hits.retain(|(_, _, r)| r.is_none());
+            hits.retain(|h| h.suppressed_by.is_none());
         } else if !self.show_suppressed {
             hits.clear();
         }
         // Highest severity first; among equals, the engine's (load) order.
-        hits.sort_by_key(|(i, sev, _)| (std::cmp::Reverse(*sev), *i));
-        if let Some((top, severity, reason)) = hits.first() {
-            let mut f = self.finding(*top, *severity, record, &mut location);
-            f.suppressed_by = reason.clone();
+        hits.sort_by_key(|h| (std::cmp::Reverse(h.severity), h.rule));
+        if let Some(top) = hits.first() {
+            let mut f = self.finding(top.rule, top.severity, record, &mut location);
+            f.suppressed_by = top.suppressed_by.clone();
             f.rules = hits
                 .iter()
-                .map(|(i, sev, _)| {
-                    let r = &self.rules[*i];
+                .map(|h| {
+                    let r = &self.rules[h.rule];
                     RuleHit {
                         id: r.id.clone(),
                         pack: r.pack.clone(),
                         title: r.title.clone(),
-                        severity: *sev,
+                        severity: h.severity,
+                        lowered: h.lowered.clone(),
                     }
                 })
                 .collect();
             // The top rule's ids are already there; add the others' once each.
-            for (i, _, _) in &hits[1..] {
-                let r = &self.rules[*i];
+            for h in &hits[1..] {
+                let r = &self.rules[h.rule];
                 union(&mut f.controls, &r.controls);
                 union(&mut f.attack, &r.attack);
             }
@@ -302,6 +308,18 @@ impl Engine {
         all.find(|s| s.matches(&rule.id, record))
             .map(|s| s.reason.clone())
     }
+}
+
+/// One rule that matched a record, before the record's finding is built.
+struct Hit {
+    /// Index of the rule in the engine.
+    rule: usize,
+    /// The rule's severity for this record: after `lower_when`, and one level lower for a
+    /// failed call unless the rule keeps it.
+    severity: Severity,
+    /// The reason of the `lower_when` item that applied.
+    lowered: Option<String>,
+    suppressed_by: Option<String>,
 }
 
 /// Appends the ids of `more` that `into` does not have yet, in order.

@@ -70,7 +70,16 @@ pub enum Cond {
     All(Vec<Cond>),
     Any(Vec<Cond>),
     Not(Box<Cond>),
-    Field { path: FieldPath, test: Test },
+    Field {
+        path: FieldPath,
+        test: Test,
+    },
+    /// `every: true`: the path reaches at least one value and every value it reaches passes
+    /// (arrays count by their items). Not for `exists` or `equals_field`.
+    Every {
+        path: FieldPath,
+        test: Test,
+    },
 }
 
 impl Cond {
@@ -91,7 +100,7 @@ impl Cond {
         match self {
             Cond::All(c) | Cond::Any(c) => c.iter().map(Cond::cost).sum(),
             Cond::Not(c) => c.cost(),
-            Cond::Field { test, .. } => match test {
+            Cond::Field { test, .. } | Cond::Every { test, .. } => match test {
                 Test::Exists(_) | Test::Equals(_) | Test::Num(..) => 1,
                 Test::Str { nocase, .. } => 1 + u32::from(*nocase),
                 Test::Cidr(_) | Test::FieldRef { .. } => 3,
@@ -127,6 +136,18 @@ impl Cond {
                 other.any(root, &mut |v| text(v).is_some_and(|t| mine.contains(&t)))
             }
             Cond::Field { path, test } => path.any(root, &mut |v| test.check(v)),
+            Cond::Every { path, test } => {
+                let mut seen = false;
+                // An array's items are visited, then the array itself: judge the items.
+                let failed = path.any(root, &mut |v| {
+                    if v.is_array() {
+                        return false;
+                    }
+                    seen = true;
+                    !test.check(v)
+                });
+                seen && !failed
+            }
         }
     }
 
@@ -149,7 +170,8 @@ impl Cond {
                 Some(out)
             }
             Cond::Not(_) => None,
-            Cond::Field { path, test } => match test {
+            // Every value passes, and there is one: what holds for one value holds here.
+            Cond::Field { path, test } | Cond::Every { path, test } => match test {
                 Test::Equals(values) => {
                     let lits = values.iter().map(|v| match v {
                         Scalar::Str(s) => needle(s),
@@ -325,5 +347,7 @@ fn scalar_eq(s: &Scalar, v: &Value) -> bool {
     }
 }
 
+#[cfg(test)]
+mod every_tests;
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,7 @@
 
 pub mod attack;
 pub mod cond;
+pub mod lower;
 pub mod packs;
 pub mod path;
 pub mod sigma;
@@ -15,6 +16,7 @@ pub mod suppress;
 pub mod yaml;
 
 pub use cond::{Cond, Needles};
+pub use lower::Lowering;
 pub use path::FieldPath;
 pub use suppress::Suppression;
 
@@ -193,6 +195,8 @@ pub struct Rule {
     /// the failure (access denied, failed sign-ins). Otherwise a failed call is an attempt, one
     /// level lower.
     pub keep_on_failure: bool,
+    /// Conditions under which the match is less urgent (`lower_when`; see [`lower`]).
+    pub lower_when: Vec<Lowering>,
     pub tests: Vec<RuleTest>,
     pub origin: Origin,
 }
@@ -251,9 +255,17 @@ impl Rule {
     }
 }
 
-/// The rule for a catalog entry: `(eventSource, eventName)` only.
+/// The rule for a catalog entry: `(eventSource, eventName)`, and the entry's `lower_when`.
+/// A `lower_when` item that does not compile is left out here; [`from_entry_checked`] reports it
+/// (the built-in packs are loaded that way, and a test keeps them clean).
 pub fn from_entry(entry: &Entry) -> Rule {
-    Rule {
+    from_entry_checked(entry).0
+}
+
+/// [`from_entry`], and when the entry's `lower_when` was refused (the rule is then without it),
+/// the reason.
+pub fn from_entry_checked(entry: &Entry) -> (Rule, Option<RuleError>) {
+    let mut rule = Rule {
         id: entry.rule_id(),
         pack: "guide".into(),
         title: entry.title.clone(),
@@ -271,10 +283,29 @@ pub fn from_entry(entry: &Entry) -> Rule {
         dedup: None,
         threshold: None,
         keep_on_failure: false,
+        lower_when: Vec::new(),
         tests: Vec::new(),
         origin: Origin {
             file: format!("catalog/{}.yaml", entry.service),
             line: 0,
         },
+    };
+    if entry.lower_when.is_empty() {
+        return (rule, None);
+    }
+    let list = serde_json::Value::Array(entry.lower_when.clone());
+    match lower::parse(Some(&list), entry.severity) {
+        Ok(l) => {
+            rule.lower_when = l;
+            (rule, None)
+        }
+        Err(message) => {
+            let e = RuleError::Rule {
+                origin: rule.origin.clone(),
+                id: rule.id.clone(),
+                message,
+            };
+            (rule, Some(e))
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The built-in rule packs: `guide` (the catalog), `cis` and `baseline` (YAML in `rules/`).
 //! Every built-in rule carries at least one ATT&CK id; the CIS rules also name their controls.
 
-use super::{Rule, RuleError, from_entry, yaml};
+use super::{Rule, RuleError, from_entry_checked, yaml};
 use crate::catalog::Catalog;
 
 /// Built-in packs kept as YAML, embedded into the binary: (pack, file, text).
@@ -31,7 +31,11 @@ pub fn load(catalog: &Catalog, packs: &[&str]) -> (Vec<Rule>, Vec<RuleError>) {
     let mut rules = Vec::new();
     let mut errors = Vec::new();
     if packs.contains(&"guide") {
-        rules.extend(catalog.entries().iter().map(from_entry));
+        for e in catalog.entries() {
+            let (rule, error) = from_entry_checked(e);
+            rules.push(rule);
+            errors.extend(error);
+        }
     }
     for (pack, file, text) in YAML_PACKS {
         if packs.contains(pack) {

@@ -106,6 +106,7 @@ pub fn parse(file: &str, text: &str) -> Loaded {
                     dedup: None,
                     threshold: None,
                     keep_on_failure: false,
+                    lower_when: Vec::new(),
                     tests: Vec::new(),
                     origin,
                 })

@@ -111,6 +111,7 @@ const RULE_KEYS: &[&str] = &[
     "dedup",
     "threshold",
     "on_failure",
+    "lower_when",
     "tests",
 ];
 
@@ -171,6 +172,14 @@ fn rule(v: &Value, pack: &str, origin: Origin) -> Result<Rule, String> {
             .collect::<Result<_, _>>()?,
         Some(_) => return Err("`tests` must be a list".into()),
     };
+    let threshold = obj.get("threshold").map(threshold).transpose()?;
+    let lower_when = super::lower::parse(obj.get("lower_when"), severity)?;
+    if threshold.is_some() && !lower_when.is_empty() {
+        return Err(
+            "`lower_when` does not apply to a threshold rule (use `where` to leave records out)"
+                .into(),
+        );
+    }
     Ok(Rule {
         id,
         pack: pack.to_string(),
@@ -187,8 +196,9 @@ fn rule(v: &Value, pack: &str, origin: Origin) -> Result<Rule, String> {
         cond,
         suppress,
         dedup: obj.get("dedup").map(dedup).transpose()?,
-        threshold: obj.get("threshold").map(threshold).transpose()?,
+        threshold,
         keep_on_failure: on_failure(obj.get("on_failure"))?,
+        lower_when,
         tests,
         origin,
     })
@@ -241,9 +251,14 @@ pub fn condition(v: &Value, at: &str) -> Result<Cond, String> {
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(format!("{at}: ignore_case must be true or false")),
     };
+    let every = match obj.get("every") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(format!("{at}: every must be true or false")),
+    };
     let tests: Vec<(&String, &Value)> = obj
         .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "field" | "ignore_case"))
+        .filter(|(k, _)| !matches!(k.as_str(), "field" | "ignore_case" | "every"))
         .collect();
     let [(op, arg)] = tests.as_slice() else {
         return Err(format!(
@@ -251,6 +266,14 @@ pub fn condition(v: &Value, at: &str) -> Result<Cond, String> {
         ));
     };
     let test = field_test(op, arg, nocase).map_err(|e| format!("{at}: field '{path}': {e}"))?;
+    if every {
+        if matches!(test, Test::Exists(_) | Test::FieldRef { .. }) {
+            return Err(format!(
+                "{at}: field '{path}': `every` does not apply to `{op}`"
+            ));
+        }
+        return Ok(Cond::Every { path, test });
+    }
     Ok(Cond::Field { path, test })
 }
 
@@ -485,115 +508,4 @@ pub fn unknown_keys(obj: &Map<String, Value>, known: &[&str], what: &str) -> Res
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = r#"
-pack: acme
-rules:
-  - id: acme.open-ssh
-    title: SSH open to the world
-    severity: high
-    description: An ingress rule opened SSH to everyone.
-    match: { sources: [ec2.amazonaws.com], names: [AuthorizeSecurityGroupIngress] }
-    where:
-      all:
-        - field: requestParameters.ipPermissions.items[*].ipRanges.items[*].cidrIp
-          in: [0.0.0.0/0]
-        - field: requestParameters.ipPermissions.items[*].fromPort
-          lte: 22
-    threshold: { count: 3, window: 10m, group_by: [sourceIPAddress] }
-    tests:
-      - record: { eventSource: ec2.amazonaws.com, eventName: AuthorizeSecurityGroupIngress }
-        expect: no-match
-  - id: acme.broken
-    title: Broken
-    severity: urgent
-    description: x
-  - id: acme.glob
-    title: Deletes
-    severity: low
-    description: Any delete.
-    match: { names: ["Delete*"] }
-"#;
-
-    #[test]
-    fn one_bad_rule_does_not_stop_the_others() {
-        let l = parse("acme.yaml", GOOD, "user");
-        assert_eq!(l.rules.len(), 2, "{:?}", l.errors);
-        assert_eq!(l.rules[0].pack, "acme");
-        assert_eq!(l.rules[0].threshold.as_ref().unwrap().count, 3);
-        assert_eq!(l.errors.len(), 1);
-        let e = l.errors[0].to_string();
-        assert!(
-            e.starts_with("acme.yaml:19: rule 'acme.broken': unknown severity"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn attack_and_controls_are_read_and_checked() {
-        let rule = |extra: &str| {
-            parse(
-                "a.yaml",
-                &format!("id: a.x\ntitle: t\nseverity: low\ndescription: d\n{extra}"),
-                "user",
-            )
-        };
-        let l = rule("attack: [ta0005, T1562.008, TA0005]\ncontrols: [CloudWatch.5, cis 4.5]\n");
-        assert!(l.errors.is_empty(), "{:?}", l.errors);
-        assert_eq!(l.rules[0].attack, vec!["TA0005", "T1562.008"]);
-        assert_eq!(l.rules[0].controls, vec!["CloudWatch.5", "CIS 4.5"]);
-        let l = rule("");
-        assert!(l.rules[0].attack.is_empty() && l.rules[0].controls.is_empty());
-        for (extra, want) in [
-            (
-                "attack: [T1562.8]\n",
-                "attack: 'T1562.8' is not an ATT&CK id",
-            ),
-            ("attack: [T9999]\n", "attack: 'T9999' is not a known ATT&CK"),
-            ("attack: T1098\n", "`attack` must be a list"),
-            ("attack: [1098]\n", "`attack` must be a list of strings"),
-            (
-                "controls: [cloudwatch1]\n",
-                "control 'cloudwatch1' is neither",
-            ),
-            ("controls: [CIS]\n", "control 'CIS' is neither"),
-        ] {
-            let l = rule(extra);
-            assert!(l.rules.is_empty(), "{extra}");
-            let e = l.errors[0].to_string();
-            assert!(e.contains("rule 'a.x'") && e.contains(want), "{extra}: {e}");
-        }
-    }
-
-    #[test]
-    fn syntax_and_shape_errors_name_the_file() {
-        let l = parse("bad.yaml", "rules: [ {id: x", "user");
-        assert!(
-            l.errors[0].to_string().starts_with("bad.yaml"),
-            "{:?}",
-            l.errors
-        );
-        let l = parse(
-            "typo.yaml",
-            "id: x\ntitle: t\nseverity: low\ndescription: d\nwehre: {}\n",
-            "user",
-        );
-        assert!(
-            l.errors[0].to_string().contains("unknown key 'wehre'"),
-            "{:?}",
-            l.errors
-        );
-        let l = parse(
-            "t.yaml",
-            "id: x\ntitle: t\nseverity: low\ndescription: d\nwhere: {field: a, equals: 1, prefix: b}\n",
-            "user",
-        );
-        assert!(
-            l.errors[0].to_string().contains("exactly one test"),
-            "{:?}",
-            l.errors
-        );
-    }
-}
+mod tests;

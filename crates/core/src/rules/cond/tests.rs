@@ -46,7 +46,7 @@ fn check(rows: &[(&str, bool)]) {
 }
 
 /// [`check`] against another record.
-fn check_on(record: &str, rows: &[(&str, bool)]) {
+pub(super) fn check_on(record: &str, rows: &[(&str, bool)]) {
     let rec: Value = sonic_rs::from_str(record).expect("test record");
     let mut failures = Vec::new();
     for &(src, want) in rows {
@@ -72,7 +72,7 @@ fn check_on(record: &str, rows: &[(&str, bool)]) {
 }
 
 /// Rows that must be rejected, with a part of the message each must give.
-fn rejected(rows: &[(&str, &str)]) {
+pub(super) fn rejected(rows: &[(&str, &str)]) {
     let mut failures = Vec::new();
     for &(src, part) in rows {
         match cond(src) {
