@@ -372,9 +372,11 @@ fn stratus_coverage_and_background_noise() {
                 .insert(f["rule_id"].as_str().unwrap().to_string());
         }
     }
+    // Under 0.5% of the background records (terraform teardown of the detonation infrastructure,
+    // console use) raise a high or critical finding.
     let share = loud.len() as f64 / background.len() as f64;
     assert!(
-        share < 0.01,
+        share < 0.005,
         "{} of {} background records raise high/critical: {loud:#?}",
         loud.len(),
         background.len()

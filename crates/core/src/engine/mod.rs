@@ -364,6 +364,8 @@ fn key_of(record: &Record, fields: &[FieldPath], default_actor: bool) -> String 
 #[cfg(test)]
 mod event_tests;
 #[cfg(test)]
+mod judge_tests;
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::catalog::Catalog;
