@@ -139,7 +139,8 @@ pub struct Finding {
     /// With dedup: the number of the window this finding opened, which later repeats fold into.
     #[serde(skip)]
     pub window: Option<u64>,
-    /// Index in the engine of the top rule (whose dedup and threshold policy applies).
+    /// Index in the engine of the rule whose dedup and threshold policy applies: the top rule,
+    /// or the first rule at the event's severity with a dedup window.
     #[serde(skip)]
     pub rule: usize,
 }

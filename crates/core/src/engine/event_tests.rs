@@ -239,3 +239,66 @@ fn lower_when_is_refused_on_thresholds_and_at_or_above_the_rule() {
     );
     assert!(rule(when).errors.is_empty());
 }
+
+#[test]
+fn repeats_fold_by_a_rule_at_the_event_severity_that_has_a_window() {
+    use crate::noise::{Noise, Verdict};
+    let text = r#"
+rules:
+  - id: t.cis-root
+    title: Root (CIS)
+    severity: high
+    description: d
+    where: { field: userIdentity.type, equals: Root }
+  - id: t.root
+    title: Root
+    severity: high
+    description: d
+    where: { field: userIdentity.type, equals: Root }
+    dedup: { key: [userIdentity.accountId, eventName], window: 1h }
+  - id: t.any-delete
+    title: Deletes
+    severity: low
+    description: d
+    match: { names: ["Delete*"] }
+    dedup: { key: [eventName], window: 1h }
+"#;
+    let loaded = crate::rules::yaml::parse("t.yaml", text, "user");
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    let engine = Engine::new(loaded.rules);
+    let mut noise = Noise::new(true);
+    let mut judge = |json: &str| {
+        let mut f = engine
+            .evaluate(&rec(json), || "t#1".into())
+            .findings
+            .remove(0);
+        (f.rule_id.clone(), noise.judge(engine.policy(&f), &mut f))
+    };
+    let root = |time: &str, name: &str, account: &str| {
+        format!(
+            r#"{{"eventSource":"s3.amazonaws.com","eventName":"{name}","eventTime":"{time}",
+            "userIdentity":{{"type":"Root","accountId":"{account}"}}}}"#
+        )
+    };
+    // The top rule (load order) has no window; the other high rule's folds the repeat.
+    let (top, first) = judge(&root("2026-01-01T00:00:00Z", "ListBuckets", "1"));
+    assert_eq!((top.as_str(), first), ("t.cis-root", Verdict::Emit));
+    let (_, again) = judge(&root("2026-01-01T00:10:00Z", "ListBuckets", "1"));
+    assert!(matches!(again, Verdict::Folded { .. }), "{again:?}");
+    // A lower rule's window never folds a higher event: root deletes in two accounts are two
+    // findings, though the low delete rule's key (the event name) is the same.
+    let (_, a) = judge(&root("2026-01-01T00:20:00Z", "DeleteBucket", "1"));
+    let (_, b) = judge(&root("2026-01-01T00:30:00Z", "DeleteBucket", "2"));
+    assert_eq!((a, b), (Verdict::Emit, Verdict::Emit));
+    // Without root, the delete rule is the top rule and its window applies.
+    let plain = |time: &str| {
+        format!(
+            r#"{{"eventSource":"s3.amazonaws.com","eventName":"DeleteBucket","eventTime":"{time}"}}"#
+        )
+    };
+    assert_eq!(judge(&plain("2026-01-01T01:00:00Z")).1, Verdict::Emit);
+    assert!(matches!(
+        judge(&plain("2026-01-01T01:05:00Z")).1,
+        Verdict::Folded { .. }
+    ));
+}

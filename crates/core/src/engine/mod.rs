@@ -132,7 +132,8 @@ impl Engine {
         self.rules.is_empty()
     }
 
-    /// The dedup/threshold policy of the rule that raised a finding.
+    /// The dedup/threshold policy of a finding: its rule's, or for an event, that of the rule
+    /// its repeats fold by (see [`Engine::evaluate`]).
     pub fn policy(&self, f: &Finding) -> Policy {
         self.rules.get(f.rule).map(Rule::policy).unwrap_or(Policy {
             dedup: None,
@@ -190,8 +191,9 @@ impl Engine {
     /// The findings a record raises, and the rules suppressed on it with their reasons.
     ///
     /// Every rule without a threshold that matches (and is not suppressed) lands on one event
-    /// finding, highest severity first; the top rule gives `rule_id`, `title`, `summary`, `why`
-    /// and the dedup policy. A rule's first `lower_when` condition that holds sets its severity
+    /// finding, highest severity first; the top rule gives `rule_id`, `title`, `summary` and
+    /// `why`, and the first rule at the top severity with a dedup window gives the dedup policy
+    /// (none when no such rule has one). A rule's first `lower_when` condition that holds sets its severity
     /// for the record; a failed call then lowers it one level unless the rule keeps it
     /// (`on_failure: keep`). Each threshold rule's match is a finding of its own, which
     /// [`crate::noise`] turns into an aggregate finding when the count is reached. A suppression
@@ -240,6 +242,19 @@ impl Engine {
         if let Some(top) = hits.first() {
             let mut f = self.finding(top.rule, top.severity, record, &mut location);
             f.suppressed_by = top.suppressed_by.clone();
+            // Repeats fold by the first rule at the event's severity that has a dedup window
+            // (the top rule when it has one): `cis.cloudwatch-1` and `baseline.root-activity`
+            // both say "root", and the baseline rule knows how to fold root activity.
+            let folding = hits
+                .iter()
+                .take_while(|h| h.severity == top.severity)
+                .find(|h| self.rules[h.rule].dedup.is_some());
+            if let Some(h) = folding.filter(|h| h.rule != top.rule)
+                && let Some(d) = &self.rules[h.rule].dedup
+            {
+                f.rule = h.rule;
+                f.dedup_key = Some(key_of(record, &d.key, true));
+            }
             f.rules = hits
                 .iter()
                 .map(|h| {
