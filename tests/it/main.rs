@@ -15,6 +15,8 @@ mod cli;
 mod corpus;
 /// The email sink against the test SMTP server (scripts/smtp.sh).
 mod email;
+/// A finding is an event: every rule of a record on one finding, in every output.
+mod events;
 /// Property tests: no input bytes make the decoder panic, and splitting agrees with a parser.
 mod fuzz;
 /// The findings of `trailwatch scan examples/logs`, pinned in `tests/golden/`.
