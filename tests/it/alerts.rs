@@ -1,6 +1,8 @@
 //! Alerts through real receivers: HTTP servers standing in for Slack and webhooks, SNS on moto,
 //! and an SMTP server; failures, retries, threading and crashes.
 
+/// One alert per event, listing all its rules, in every sink.
+mod events;
 /// SNS and email receivers.
 mod sns_email;
 
