@@ -45,6 +45,64 @@ fn examples_logs_findings_are_pinned() {
     }
 }
 
+/// The findings of `scan examples/logs` with these extra arguments.
+fn examples(args: &[&str]) -> Vec<Value> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = trailwatch()
+        .current_dir(root)
+        .args(["scan", "examples/logs", "--format", "jsonl", "-q"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn examples_logs_is_one_finding_per_flagged_event() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let all = examples(&[]);
+    let events: Vec<&Value> = all.iter().filter(|f| f["aggregate"] != true).collect();
+    // Each pack on its own: the events it flags and the rules it matches on each.
+    let mut flagged: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for pack in ["guide", "cis", "baseline"] {
+        for f in examples(&["--packs", pack]) {
+            if f["aggregate"] == true {
+                continue;
+            }
+            let id = f["event_id"].as_str().unwrap().to_string();
+            for r in f["rules"].as_array().unwrap() {
+                flagged
+                    .entry(id.clone())
+                    .or_default()
+                    .insert(r["id"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    assert_eq!(events.len(), flagged.len(), "one finding per flagged event");
+    for f in &events {
+        let id = f["event_id"].as_str().unwrap();
+        let rules: BTreeSet<String> = f["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            Some(&rules),
+            flagged.get(id),
+            "{id}: every rule of the event"
+        );
+        assert_eq!(f["rule_id"], f["rules"][0]["id"], "rule_id is the top rule");
+    }
+    assert_eq!(events.len(), 70);
+    assert_eq!(all.len() - events.len(), 2, "two threshold findings");
+}
+
 /// A readable account of where `actual` first departs from `expected`, or `None` when they are
 /// the same: the first differing line with the fields that differ, then the next few lines.
 fn difference(expected: &str, actual: &str) -> Option<String> {
