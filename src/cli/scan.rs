@@ -45,7 +45,8 @@ pub struct ScanArgs {
     /// Write findings to this file instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Only these services (slugs as in `trailwatch catalog`; repeat or comma-separate).
+    /// Only events of these services: catalog slugs (`trailwatch catalog`) or eventSource prefixes
+    /// (`signin`, `ec2`), any case; repeat or comma-separate.
     #[arg(long, value_delimiter = ',', value_name = "SERVICE")]
     service: Vec<String>,
     /// Only these event names (repeat or comma-separate).
