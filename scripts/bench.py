@@ -13,6 +13,7 @@ Modes (combine freely; none given means --peers without the venv tools):
     scripts/bench.py --sizes         # input-size scaling: one 1 GB JSON Lines file, one 500 MB
                                      # Records file, 100k tiny files, 300 vs 2000 files
     scripts/bench.py --rounds 3 --corpus DIR --skip-build
+    scripts/bench.py --peers --only-trailwatch --against OLD_BINARY   # a build against another
 
 The corpus is the issue's (gen_corpus.py --files 2000 --records-per-file 350 --seed 1: 2000 files,
 704k records, 1.05 GB JSON, 185 MB gzip), generated into target/bench-corpus unless --corpus names
@@ -117,12 +118,14 @@ def timed(cmd):
     return float(wall), float(user) + float(system), int(rss) / 1024, last[0].strip()
 
 
-def interleave(title, tools, rounds, base, floor=None):
+def interleave(title, tools, rounds, base, floor=None, pairs=None):
     """Times every (name, cmd) once per round, rounds interleaved; prints one markdown table
-    with ratios to the `base` row (and to the `floor` row, when given)."""
+    with ratios to the `base` row (and to the `floor` row, when given), then the per-round
+    ratios of each (ours, theirs) name pair."""
     runs = {name: [] for name, _ in tools}
     for r in range(rounds):
-        for name, cmd in tools:
+        # Every other round in reverse order, so drift in the machine's load favours no tool.
+        for name, cmd in (tools if r % 2 == 0 else tools[::-1]):
             runs[name].append(timed(cmd))
         print(f"{title}: round {r + 1}/{rounds} done", file=sys.stderr)
 
@@ -151,6 +154,11 @@ def interleave(title, tools, rounds, base, floor=None):
             row += f" {med(name, 1) / med(floor, 1):.2f} |"
         print(row)
     print(f"\nbase: {base}" + (f"; floor: {floor}" if floor in runs else ""))
+    for ours, theirs in pairs or []:
+        # Per-round ratios (each pair ran back to back), then their median and range.
+        ratios = [a[0] / b[0] for a, b in zip(runs[ours], runs[theirs])]
+        print(f"\n{ours} / {theirs}: median {statistics.median(ratios):.3f} "
+              f"(min {min(ratios):.3f}, max {max(ratios):.3f}) over {len(ratios)} rounds")
     return runs
 
 
@@ -176,7 +184,17 @@ def peers(ctx, with_venv):
         ("trailwatch scan --packs guide", f"{tw} scan {corpus} --packs guide {count}"),
         ("trailwatch scan --packs none", f"{tw} scan {corpus} --packs none {count}"),
     ]
+    pairs = []
+    if ctx["against"]:
+        old = ctx["against"]
+        for name, flags in (("trailwatch scan (default: every pack)", ""), ("trailwatch scan --packs guide", "--packs guide")):
+            theirs = f"baseline build: {name.removeprefix('trailwatch ')}"
+            tools.append((theirs, f"{old} scan {corpus} {flags} {count}"))
+            pairs.append((name, theirs))
     floor = None
+    if ctx["only_trailwatch"]:
+        interleave("Peers", tools, ctx["rounds"], tools[0][0], None, pairs)
+        return
     if shutil.which("libdeflate-gunzip"):
         floor = "libdeflate-gunzip -c > /dev/null"
         tools.append((floor, f"{xargs} libdeflate-gunzip -c > /dev/null"))
@@ -189,7 +207,7 @@ def peers(ctx, with_venv):
         tools.append(("DuckDB read_json", f"{python} {work}/duck.py {work}/pairs.json {work}/files"))
         glob = f"{corpus}/AWSLogs/*/CloudTrail/*/*/*/*/*.json.gz"
         tools.append(("chDB file(JSONEachRow)", f"{python} {work}/chdb_count.py {work}/pairs.json {work}/files '{glob}'"))
-    interleave("Peers", tools, ctx["rounds"], tools[0][0], floor)
+    interleave("Peers", tools, ctx["rounds"], tools[0][0], floor, pairs)
 
 
 def generated_rules(pairs, n, path):
@@ -323,6 +341,8 @@ def main():
     ap.add_argument("--sizes-scale", type=float, default=1.0, help="scale the --sizes inputs (1.0: 1 GB, 500 MB, 100k files)")
     ap.add_argument("--skip-build", action="store_true")
     ap.add_argument("--binary", type=Path, help="the trailwatch to time (default: a fresh target/release build)")
+    ap.add_argument("--against", type=Path, help="another trailwatch binary (a baseline build) timed in the same rounds")
+    ap.add_argument("--only-trailwatch", action="store_true", help="--peers without the decompressor, Python, DuckDB and chDB rows")
     args = ap.parse_args()
 
     corpus = args.corpus
@@ -347,7 +367,10 @@ def main():
     (work / "base.py").write_text(PY_BASELINE)
     (work / "duck.py").write_text(DUCKDB_QUERY)
     (work / "chdb_count.py").write_text(CHDB_QUERY)
-    ctx = {"tw": tw, "corpus": corpus, "work": work, "rounds": args.rounds, "pairs": pairs}
+    ctx = {
+        "tw": tw, "corpus": corpus, "work": work, "rounds": args.rounds, "pairs": pairs,
+        "against": args.against.resolve() if args.against else None, "only_trailwatch": args.only_trailwatch,
+    }
     print(f"{len(files)} files in {corpus}", file=sys.stderr)
     try:
         if args.peers or not (args.rules or args.sizes):

@@ -302,3 +302,34 @@ rules:
         Verdict::Folded { .. }
     ));
 }
+
+#[test]
+fn sigma_tags_join_the_event_attack_ids() {
+    let sigma = r#"
+title: Trail stopped
+id: 5f0c7a1e-0000-4000-8000-0000000000aa
+logsource: { product: aws, service: cloudtrail }
+detection:
+  selection: { eventSource: cloudtrail.amazonaws.com, eventName: StopLogging }
+  condition: selection
+level: high
+tags: [attack.defense_evasion, attack.t1562.008, attack.t1070]
+"#;
+    let mut rules = crate::rules::sigma::parse("s.yml", sigma).rules;
+    assert_eq!(rules.len(), 1);
+    let yaml = crate::rules::yaml::parse(
+        "t.yaml",
+        "id: t.stop\ntitle: t\nseverity: critical\ndescription: d\nattack: [TA0005, T1562.008]\nmatch: { names: [StopLogging] }\n",
+        "user",
+    );
+    rules.extend(yaml.rules);
+    let engine = Engine::new(rules);
+    let out = engine.evaluate(
+        &rec(r#"{"eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging"}"#),
+        || "t#1".into(),
+    );
+    let f = &out.findings[0];
+    assert_eq!(f.rule_id, "t.stop");
+    assert_eq!(f.rules.len(), 2);
+    assert_eq!(f.attack, ["TA0005", "T1562.008", "T1070"]);
+}
