@@ -81,17 +81,13 @@ pub fn parse(file: &str, text: &str) -> Loaded {
                         ),
                     });
                 }
+                let description = rule.description.as_deref().unwrap_or(&rule.title);
                 loaded.rules.push(Rule {
                     id,
                     pack: "sigma".into(),
                     title: rule.title.clone(),
                     severity: severity(rule.level),
-                    description: rule
-                        .description
-                        .clone()
-                        .unwrap_or_else(|| rule.title.clone())
-                        .trim()
-                        .to_string(),
+                    description: description.trim().into(),
                     why: (!rule.falsepositives.is_empty()).then(|| {
                         format!("Known false positives: {}.", rule.falsepositives.join("; "))
                     }),
