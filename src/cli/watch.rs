@@ -299,7 +299,13 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
         engine.rules().len(),
         settings.state.display()
     );
-    let summary = rt.block_on(watch::run(settings, engine, Filter::default()))?;
+    let summary = rt
+        .block_on(watch::run(settings, engine, Filter::default()))
+        .map_err(|e| match e.downcast_ref::<crate::state::StateError>() {
+            // Another watcher holds the database: a configuration error (exit 2).
+            Some(crate::state::StateError::Locked { .. }) => UsageError(e.to_string()).into(),
+            _ => e,
+        })?;
     tracing::info!(
         "stopped: {} input(s) read, {} skipped as already recorded, {} record(s), {} new finding(s), {} repeated, {} error(s)",
         summary.inputs,

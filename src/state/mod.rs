@@ -20,6 +20,7 @@
 
 mod dedup;
 mod inputs;
+pub mod lock;
 mod outbox;
 mod schema;
 
@@ -49,12 +50,24 @@ pub enum StateError {
         "state database {path} has schema version {found}, newer than this trailwatch understands ({VERSION}); use a newer trailwatch"
     )]
     TooNew { path: String, found: i64 },
+    #[error(
+        "state database {path} is in use by {holder}; one watcher per state database (stop it, or give this one its own --state)"
+    )]
+    Locked { path: String, holder: String },
+    #[error("state database lock {path}: {source}")]
+    LockFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The state store. Not shared between threads: one task owns it.
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Held by the watcher's store ([`Store::open_exclusive`]), for the store's life.
+    _lock: Option<lock::Lock>,
 }
 
 /// What `trailwatch state info` shows.
@@ -84,7 +97,25 @@ fn now_secs() -> i64 {
 }
 
 impl Store {
+    /// [`Store::open`] for the one writer a database may have (the watcher): takes its lock
+    /// first, and refuses with [`StateError::Locked`], naming the holder, when another process
+    /// has it.
+    pub fn open_exclusive(path: &Path) -> Result<Store, StateError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StateError::Folder {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
+        let held = lock::acquire(path)?;
+        let mut store = Store::open(path)?;
+        store._lock = Some(held);
+        Ok(store)
+    }
+
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
+    /// Any number of processes may open it (readers and operators' commands beside a watcher);
+    /// the migration runs in an immediate transaction, so two opening at once migrate once.
     pub fn open(path: &Path) -> Result<Store, StateError> {
         let shown = path.display().to_string();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -111,7 +142,16 @@ impl Store {
     }
 
     fn init(conn: Connection, path: PathBuf) -> Result<Store, StateError> {
-        let mut store = Store { conn, path };
+        let mut store = Store {
+            conn,
+            path,
+            _lock: None,
+        };
+        // The busy timeout first: another process may be switching the file to WAL or migrating.
+        store
+            .conn
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| store_err(&store.path, e))?;
         let sql = |e| store_err(&store.path, e);
         store
             .conn
@@ -119,12 +159,13 @@ impl Store {
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
             )
             .map_err(sql)?;
-        store
+        // The version is read inside the write transaction: a process that opened the file at
+        // the same moment has either migrated already (nothing to do) or waits for us.
+        let tx = store
             .conn
-            .busy_timeout(std::time::Duration::from_secs(10))
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| store_err(&store.path, e))?;
-        let found: i64 = store
-            .conn
+        let found: i64 = tx
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| store_err(&store.path, e))?;
         if found > VERSION {
@@ -133,10 +174,6 @@ impl Store {
                 found,
             });
         }
-        let tx = store
-            .conn
-            .transaction()
-            .map_err(|e| store_err(&store.path, e))?;
         schema::migrate(&tx, found).map_err(|e| store_err(&store.path, e))?;
         tx.commit().map_err(|e| store_err(&store.path, e))?;
         Ok(store)

@@ -211,7 +211,7 @@ pub struct Summary {
 /// Runs the watcher until SIGINT/SIGTERM (or `idle_exit`). Errors are returned only for what
 /// prevents starting (state store, output, AWS configuration); everything after is logged.
 pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::Result<Summary> {
-    let store = Arc::new(Mutex::new(Store::open(&settings.state)?));
+    let store = Arc::new(Mutex::new(Store::open_exclusive(&settings.state)?));
     let outbox = Arc::new(crate::alert::Outbox::new(store.clone(), &settings.alerts));
     let conf = aws::sdk_config(&settings.aws).await;
     let needs_s3 = !settings.sqs.is_empty() || !settings.s3.is_empty();

@@ -23,6 +23,8 @@ mod fuzz;
 mod golden;
 /// The catalog against the guide in `../shared/spec`.
 mod guide;
+/// Running `watch` as a service: state lock, endpoints, logs, configuration errors.
+mod ops;
 /// Rules: YAML front end, packs, noise control, coverage on real attack data.
 mod rules;
 /// Container shapes and bad inputs, through the CLI.
