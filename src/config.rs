@@ -114,6 +114,8 @@ pub struct Watch {
     pub status_every: Option<Duration>,
     #[serde(default, deserialize_with = "crate::units::de::opt_size")]
     pub max_size: Option<u64>,
+    /// Address of the /metrics, /healthz and /readyz endpoints (e.g. "127.0.0.1:9464").
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// A configuration file that could not be used.
@@ -298,6 +300,37 @@ fn span_of(doc: &DeTable<'_>, key: &str) -> Option<Range<usize>> {
     found
 }
 
+/// Checks that `url` looks like an SQS queue URL: `http(s)://HOST/ACCOUNT/QUEUE`, where the
+/// queue name is 1 to 80 letters, digits, `-` or `_` (with `.fifo` for FIFO queues). The error
+/// says what is wrong, without echoing credentials the URL may carry.
+pub fn check_queue_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL ({e})"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!("scheme {}: expected https", parsed.scheme()));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err("no host".into());
+    }
+    let parts: Vec<&str> = parsed
+        .path_segments()
+        .map(|p| p.filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    let [account, queue] = parts.as_slice() else {
+        return Err("expected the path /ACCOUNT-ID/QUEUE-NAME".into());
+    };
+    if !account.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(format!("account {account:?}: expected digits"));
+    }
+    let name = queue.strip_suffix(".fifo").unwrap_or(queue);
+    let valid = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    if name.is_empty() || queue.len() > 80 || !name.bytes().all(valid) {
+        return Err(format!(
+            "queue name {queue:?}: 1 to 80 letters, digits, '-' or '_' (and .fifo)"
+        ));
+    }
+    Ok(())
+}
+
 /// The default state database: `$XDG_STATE_HOME/trailwatch/state.db`, else
 /// `~/.local/state/trailwatch/state.db`, else `./trailwatch-state.db`.
 pub fn default_state_path() -> PathBuf {
@@ -313,6 +346,27 @@ pub fn default_state_path() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queue_urls_are_checked() {
+        for good in [
+            "https://sqs.eu-west-1.amazonaws.com/111122223333/ct-events",
+            "https://sqs.us-east-1.amazonaws.com/111122223333/q.fifo",
+            "http://127.0.0.1:5055/123456789012/q_1",
+        ] {
+            assert_eq!(check_queue_url(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "garbage",
+            "sqs.eu-west-1.amazonaws.com/111122223333/q",
+            "ftp://host/1/q",
+            "https://sqs.eu-west-1.amazonaws.com/q",
+            "https://sqs.eu-west-1.amazonaws.com/1/q/extra",
+            "https://sqs.eu-west-1.amazonaws.com/1/q%20x",
+        ] {
+            assert!(check_queue_url(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn loads_and_resolves_relative_paths() {

@@ -96,6 +96,18 @@ pub struct WatchArgs {
         value_name = "LEVEL"
     )]
     pub log: String,
+    /// Log lines as text for people or JSON objects (one a line) for log collectors.
+    #[arg(
+        long,
+        env = "TRAILWATCH_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        value_name = "FORMAT"
+    )]
+    pub log_format: LogFormat,
+    /// Serve /metrics (Prometheus), /healthz and /readyz on this address (e.g. 127.0.0.1:9464).
+    #[arg(long, env = "TRAILWATCH_LISTEN", value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub rules: RuleArgs,
     /// Suppression file (YAML). Repeatable.
@@ -106,6 +118,13 @@ pub struct WatchArgs {
         value_name = "FILE"
     )]
     pub suppress: Vec<PathBuf>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Settings resolved from flags, environment and the config file, with the rules.
@@ -166,6 +185,24 @@ pub fn resolve(args: &WatchArgs) -> Result<Resolved> {
         )
         .into());
     }
+    for u in &sqs {
+        config::check_queue_url(u).map_err(|e| {
+            UsageError(format!(
+                "--sqs {}: malformed queue URL: {e}",
+                config::redact_url(u)
+            ))
+        })?;
+    }
+    for d in &dirs {
+        if !d.is_dir() {
+            let why = if d.exists() {
+                "not a folder"
+            } else {
+                "no such folder"
+            };
+            return Err(UsageError(format!("--dir {}: {why}", d.display())).into());
+        }
+    }
     for u in &s3 {
         if crate::source::s3::parse_url(u).is_none() {
             return Err(UsageError(format!("--s3 {u}: expected s3://bucket[/prefix]")).into());
@@ -225,6 +262,7 @@ pub fn resolve(args: &WatchArgs) -> Result<Resolved> {
             "60s",
             "status interval",
         )?,
+        listen: args.listen.or(file.watch.listen),
         idle_exit: args
             .idle_exit
             .as_deref()
@@ -271,19 +309,28 @@ fn engine(r: &Resolved) -> Result<Engine> {
     setup_engine::build(&catalog, loaded.rules, opts).map_err(usage)
 }
 
-fn init_logging(level: &str) {
+fn init_logging(level: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        // One JSON object a line: timestamp, level, message and fields at the top level.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+    };
 }
 
 pub fn run(args: WatchArgs) -> Result<ExitCode> {
-    init_logging(&args.log);
+    init_logging(&args.log, args.log_format);
     let resolved = resolve(&args)?;
     let engine = engine(&resolved)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -363,7 +410,8 @@ pub fn check(args: WatchArgs) -> Result<ExitCode> {
                   "concurrency": s.concurrency, "visibility": human(s.visibility),
                   "poison_backoff": human(s.poison_backoff),
                   "on_missing": format!("{:?}", s.on_missing).to_lowercase(),
-                  "status_every": human(s.status_every), "max_size": s.scan.max_size},
+                  "status_every": human(s.status_every), "max_size": s.scan.max_size,
+                  "listen": s.listen.map(|a| a.to_string())},
     });
     writeln!(out, "{}", serde_json::to_string_pretty(&shown)?)?;
     Ok(ExitCode::SUCCESS)

@@ -56,6 +56,8 @@ pub struct Settings {
     /// Alert sinks and routes (empty: findings go to the output only).
     pub alerts: crate::alert::config::Alerts,
     pub status_every: Duration,
+    /// Where /metrics, /healthz and /readyz are served (`None`: not served).
+    pub listen: Option<std::net::SocketAddr>,
     /// Stop after this long without work (tests, scheduled runs); `None` runs until a signal.
     pub idle_exit: Option<Duration>,
 }
@@ -213,7 +215,13 @@ pub struct Summary {
 pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::Result<Summary> {
     let store = Arc::new(Mutex::new(Store::open_exclusive(&settings.state)?));
     let outbox = Arc::new(crate::alert::Outbox::new(store.clone(), &settings.alerts));
-    let conf = aws::sdk_config(&settings.aws).await;
+    let conf = if needs_aws(&settings) {
+        aws::sdk_config(&settings.aws).await
+    } else {
+        // Nothing talks to AWS: no credential, region or instance-metadata look-up at all.
+        tracing::debug!("no AWS source or sink: AWS configuration not loaded");
+        aws_config::SdkConfig::builder().build()
+    };
     let needs_s3 = !settings.sqs.is_empty() || !settings.s3.is_empty();
     let s3_client = needs_s3.then(|| aws::s3_client(&conf, None));
     let sources = source::from_settings(&settings, &conf, s3_client.as_ref());
@@ -294,6 +302,14 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
         duplicates: s.duplicates.load(Ordering::SeqCst),
         errors: s.errors.load(Ordering::SeqCst),
     })
+}
+
+/// Whether any source or sink talks to AWS (and so needs credentials and a region).
+fn needs_aws(settings: &Settings) -> bool {
+    use crate::alert::sink::SinkConfig;
+    !settings.sqs.is_empty()
+        || !settings.s3.is_empty()
+        || (settings.alerts.sinks.iter()).any(|s| matches!(s.config, SinkConfig::Sns(_)))
 }
 
 async fn wait_for_stop(shared: &Shared) {

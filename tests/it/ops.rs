@@ -88,3 +88,156 @@ fn a_second_watcher_on_one_state_file_is_refused_naming_the_first() {
         assert!(s.success());
     }
 }
+
+#[test]
+fn a_missing_folder_or_a_malformed_queue_url_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.db");
+    let missing = dir.path().join("no-such-folder");
+    let config = dir.path().join("trailwatch.toml");
+    std::fs::write(&config, "[rules]\npacks = [\"guide\"]\n").unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (&["--dir", missing.to_str().unwrap()], "no such folder"),
+        (&["--dir", config.to_str().unwrap()], "not a folder"),
+        (&["--sqs", "garbage"], "malformed queue URL"),
+        (
+            &["--sqs", "https://user:secret@sqs.eu-west-1.amazonaws.com/q"],
+            "/ACCOUNT-ID/QUEUE-NAME",
+        ),
+    ];
+    for (args, says) in cases {
+        for command in [
+            &["watch"][..],
+            &["config", "check", config.to_str().unwrap()],
+        ] {
+            let out = Command::new(bin())
+                .args(command)
+                .args(args)
+                .args(["--state", state.to_str().unwrap(), "--idle-exit", "1s"])
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{command:?} {args:?}: {err}");
+            assert!(err.contains(says), "{command:?} {args:?}: {err}");
+            assert!(!err.contains("secret"), "{err}");
+        }
+    }
+    assert!(!state.exists(), "nothing started");
+}
+
+/// A listener standing in for the instance metadata service; counts connections.
+fn fake_metadata() -> (std::net::TcpListener, String) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    (l, url)
+}
+
+/// `trailwatch watch ARGS` with the instance metadata service enabled and pointed at `imds`, and
+/// no AWS credentials, region or profile in reach.
+fn watch_with_metadata(imds: &str, state: &Path, args: &[&str]) -> Child {
+    let home = state.parent().unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.arg("watch")
+        .args(args)
+        .args(["--packs", "guide", "--state", state.to_str().unwrap()])
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds);
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_PROFILE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_CONFIG_FILE", home.join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.join("no-aws-credentials"),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn connected(l: &std::net::TcpListener, within: Duration) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if l.accept().is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn watch_dir_without_aws_configured_never_asks_instance_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let incoming = dir.path().join("in");
+    std::fs::create_dir(&incoming).unwrap();
+    let (imds, url) = fake_metadata();
+    let mut child = watch_with_metadata(
+        &url,
+        &dir.path().join("state.db"),
+        &["--dir", incoming.to_str().unwrap(), "--idle-exit", "2s"],
+    );
+    let status = exited_within(&mut child, Duration::from_secs(30)).expect("exits when idle");
+    assert!(status.success());
+    assert!(
+        !connected(&imds, Duration::from_millis(100)),
+        "watch --dir asked the metadata service"
+    );
+    // The control: with a queue (AWS configured), the same set-up does ask it, so the test above
+    // would have seen a probe.
+    let mut child = watch_with_metadata(
+        &url,
+        &dir.path().join("state2.db"),
+        &["--sqs", "http://127.0.0.1:9/123456789012/q"],
+    );
+    let asked = connected(&imds, Duration::from_secs(20));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(asked, "the control run never asked the metadata service");
+}
+
+#[test]
+fn log_format_json_writes_one_object_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let incoming = dir.path().join("in");
+    std::fs::create_dir(&incoming).unwrap();
+    let out = Command::new(bin())
+        .args([
+            "watch",
+            "--dir",
+            incoming.to_str().unwrap(),
+            "--packs",
+            "guide",
+        ])
+        .args(["--state", dir.path().join("s.db").to_str().unwrap()])
+        .args(["--idle-exit", "1s", "--log-format", "json"])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert!(lines.len() >= 2, "{err}");
+    for l in &lines {
+        assert!(l["timestamp"].is_string() && l["level"].is_string(), "{l}");
+    }
+    assert!(
+        lines.iter().any(|l| l["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("watching:"))),
+        "{err}"
+    );
+}
