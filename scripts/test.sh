@@ -7,6 +7,8 @@
 # The tests that speak S3/SQS run against a local moto server (scripts/moto.sh): this script
 # starts it (or reuses one already on TRAILWATCH_MOTO_PORT), exports TRAILWATCH_TEST_ENDPOINT and
 # stops the server afterwards if it started it. TRAILWATCH_SKIP_MOTO=1 skips moto and those tests.
+# The /metrics test reads the endpoint with Prometheus' own text-format parser (the Python client,
+# pinned), installed into moto's venv; TRAILWATCH_TEST_PYTHON names that venv's python.
 # The email tests likewise run against a local SMTP server (scripts/smtp.sh), which sets
 # TRAILWATCH_TEST_SMTP and TRAILWATCH_TEST_SMTP_DIR; TRAILWATCH_SKIP_SMTP=1 skips it and them.
 set -euo pipefail
@@ -40,6 +42,15 @@ if [ "${TRAILWATCH_SKIP_MOTO:-}" != 1 ]; then
     scripts/moto.sh start
     eval "$(scripts/moto.sh env)"
     export TRAILWATCH_TEST_ENDPOINT
+    venv=${TRAILWATCH_MOTO_VENV:-target/moto-venv}
+    parser_pin="prometheus-client==0.26.0"
+    if [ "$(cat "$venv/.trailwatch-prometheus" 2>/dev/null)" != "$parser_pin" ]; then
+        echo "test.sh: installing $parser_pin into $venv" >&2
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check "$parser_pin"
+        echo "$parser_pin" >"$venv/.trailwatch-prometheus"
+    fi
+    TRAILWATCH_TEST_PYTHON="$(cd "$venv/bin" && pwd)/python"
+    export TRAILWATCH_TEST_PYTHON
 fi
 
 if [ "${TRAILWATCH_SKIP_SMTP:-}" != 1 ]; then

@@ -60,6 +60,9 @@ pub struct Sources {
     /// How far back S3 polling looks (e.g. "2d").
     #[serde(default, deserialize_with = "crate::units::de::opt_duration")]
     pub lookback: Option<Duration>,
+    /// How often `dirs` are walked in full besides their file notifications (e.g. "60s").
+    #[serde(default, deserialize_with = "crate::units::de::opt_duration")]
+    pub rescan: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

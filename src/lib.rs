@@ -16,6 +16,7 @@
 //! - [`output`]: the scan output formats (table, JSON Lines, JSON, CSV) and the exactly-once
 //!   JSON Lines file of `watch --output` and the alert `file` sink.
 //! - [`alert`]: routes, alert sinks and outbox delivery.
+//! - [`metrics`]: the watcher's Prometheus metrics (counted by the stages, served by `watch`).
 //! - `watch`: following new data (SQS, folders, S3 polling) with durable progress.
 //! - `state`: the SQLite state store (processed inputs, findings, dedup, outbox).
 //! - [`verify`]: digest-chain integrity (`trailwatch verify`).
@@ -28,6 +29,7 @@ pub mod alert;
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod metrics;
 pub mod output;
 pub mod scan;
 pub(crate) mod setup;

@@ -14,6 +14,7 @@ use super::config::{Alerts, SinkEntry};
 use super::sink::{Posted, Sent, Sink};
 use super::{Delivery, SendError};
 use crate::finding::Finding;
+use crate::metrics::{Metrics, SendOutcome};
 use crate::state::{Pending, Store};
 use futures_util::StreamExt;
 use std::collections::HashSet;
@@ -37,6 +38,8 @@ pub struct Outbox {
     pub max_age: Duration,
     /// First retry delay, doubled on each further failure up to 5 minutes.
     pub retry_initial: Duration,
+    /// Sends, failures, latency and dead letters are counted here.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Outbox {
@@ -47,6 +50,7 @@ impl Outbox {
             finishing: AtomicBool::new(false),
             max_age: alerts.max_age,
             retry_initial: alerts.retry_initial,
+            metrics: Arc::default(),
         }
     }
 
@@ -140,9 +144,10 @@ pub async fn run(outbox: Arc<Outbox>, entry: SinkEntry, sink: Box<dyn Sink>) {
             .lock()
             .ok()
             .and_then(|s| {
-                s.pending(&name, BATCH)
-                    .map_err(|e| tracing::error!("{e}"))
-                    .ok()
+                let pending = outbox
+                    .metrics
+                    .time_state("pending", || s.pending(&name, BATCH));
+                pending.map_err(|e| tracing::error!("{e}")).ok()
             })
             .unwrap_or_default();
         let due: Vec<Pending> = due
@@ -188,7 +193,12 @@ pub async fn run(outbox: Arc<Outbox>, entry: SinkEntry, sink: Box<dyn Sink>) {
                     (p, result)
                 }))
                 .buffered(target.parallelism().max(1));
+            let mut last = Instant::now();
             while let Some((p, result)) = sends.next().await {
+                // In order and `parallelism` at a time: the time since the previous outcome is
+                // this send's share.
+                outbox.metrics.send(&name, outcome(&result), last.elapsed());
+                last = Instant::now();
                 match result {
                     Ok(Sent::Done) => {
                         // Recorded in batches: a crash before the record means these are sent
@@ -246,6 +256,15 @@ pub async fn run(outbox: Arc<Outbox>, entry: SinkEntry, sink: Box<dyn Sink>) {
     }
 }
 
+/// A send's outcome as counted in the metrics.
+fn outcome(result: &Result<Sent, SendError>) -> SendOutcome {
+    match result {
+        Ok(_) => SendOutcome::Delivered,
+        Err(SendError::Retry { .. }) => SendOutcome::Retry,
+        Err(SendError::Permanent(_)) => SendOutcome::Failed,
+    }
+}
+
 /// Sends several findings as one message and records the outcome for each.
 async fn summarize(
     outbox: &Outbox,
@@ -255,7 +274,12 @@ async fn summarize(
     why: &str,
 ) -> bool {
     let deliveries: Vec<Delivery> = items.iter().map(|(_, d)| d.clone()).collect();
-    match sink.send_summary(&deliveries, why).await {
+    let started = Instant::now();
+    let result = sink.send_summary(&deliveries, why).await;
+    outbox
+        .metrics
+        .send(name, outcome(&result), started.elapsed());
+    match result {
         Ok(sent) => {
             let ids: Vec<i64> = items.iter().map(|(p, _)| p.finding_id).collect();
             let cursor = match sent {
@@ -298,7 +322,9 @@ fn mark(outbox: &Outbox, name: &str, ids: &[i64], cursor: Option<u64>) {
         return;
     }
     if let Ok(mut store) = outbox.store.lock()
-        && let Err(e) = store.delivered(name, ids, cursor.map(|c| c as i64))
+        && let Err(e) = (outbox.metrics).time_state("delivered", || {
+            store.delivered(name, ids, cursor.map(|c| c as i64))
+        })
     {
         tracing::error!("{e}");
     }
@@ -328,6 +354,7 @@ fn failed(outbox: &Outbox, name: &str, p: &Pending, e: &SendError) -> Option<Dur
         }
     };
     if dead {
+        outbox.metrics.dead_lettered(name);
         tracing::error!(
             "{name}: finding {} not delivered, moved to dead letters: {e}",
             p.finding_id

@@ -46,6 +46,10 @@ pub struct WatchArgs {
     /// How often --s3 prefixes are listed [default: 60s].
     #[arg(long, env = "TRAILWATCH_INTERVAL", value_name = "DURATION")]
     pub interval: Option<String>,
+    /// How often --dir folders are walked in full, besides the operating system's file
+    /// notifications (which make new files show up at once) [default: 60s].
+    #[arg(long, env = "TRAILWATCH_DIR_RESCAN", value_name = "DURATION")]
+    pub dir_rescan: Option<String>,
     /// How far back --s3 polling looks for objects not yet read [default: 2d].
     #[arg(long, env = "TRAILWATCH_LOOKBACK", value_name = "DURATION")]
     pub lookback: Option<String>,
@@ -228,6 +232,7 @@ pub fn resolve(args: &WatchArgs) -> Result<Resolved> {
         s3,
         interval: pick_duration(&args.interval, file.sources.interval, "60s", "interval")?,
         dir_interval: Duration::from_millis(200),
+        dir_rescan: pick_duration(&args.dir_rescan, file.sources.rescan, "60s", "rescan")?,
         lookback: pick_duration(&args.lookback, file.sources.lookback, "2d", "lookback")?,
         state: args
             .state
@@ -351,6 +356,10 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
         .map_err(|e| match e.downcast_ref::<crate::state::StateError>() {
             // Another watcher holds the database: a configuration error (exit 2).
             Some(crate::state::StateError::Locked { .. }) => UsageError(e.to_string()).into(),
+            // The --listen address is taken or not ours: a configuration error too.
+            _ if e.downcast_ref::<watch::ListenError>().is_some() => {
+                UsageError(e.to_string()).into()
+            }
             _ => e,
         })?;
     tracing::info!(
@@ -390,7 +399,8 @@ pub fn check(args: WatchArgs) -> Result<ExitCode> {
     let shown = serde_json::json!({
         "sources": {"sqs": s.sqs.iter().map(|u| config::redact_url(u)).collect::<Vec<_>>(),
                     "dirs": s.dirs, "s3": s.s3,
-                    "interval": human(s.interval), "lookback": human(s.lookback)},
+                    "interval": human(s.interval), "lookback": human(s.lookback),
+                    "rescan": human(s.dir_rescan)},
         "aws": {"profile": s.aws.profile, "region": s.aws.region,
                 "endpoint_url": redact(&s.aws.endpoint_url)},
         "rules": {"packs": resolved.rules.packs, "files": resolved.rules.rule_paths,

@@ -99,6 +99,27 @@ fn walk(dir: &Path, inputs: &mut Inputs) {
     }
 }
 
+/// Whether a walk of `root` would read the file at `path` (under `root`): no hidden folder or
+/// file on the way, not under `CloudTrail-Digest/`, not passed over by name (see `NOT_LOGS`).
+/// For callers told about single files (file notifications) rather than walking.
+pub fn walk_takes(root: &Path, path: &Path) -> bool {
+    let Ok(rest) = path.strip_prefix(root) else {
+        return false;
+    };
+    let names: Vec<String> = rest
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let Some(last) = names.last() else {
+        return false;
+    };
+    let lower = last.to_ascii_lowercase();
+    names
+        .iter()
+        .all(|n| !n.starts_with('.') && n != "CloudTrail-Digest")
+        && !NOT_LOGS.iter().any(|ext| lower.ends_with(ext))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     Dir,
@@ -262,6 +283,21 @@ mod tests {
         let n = c.gzip_compress(data, &mut out).unwrap();
         out.truncate(n);
         out
+    }
+
+    #[test]
+    fn walk_takes_what_a_walk_reads() {
+        let root = Path::new("/logs");
+        assert!(walk_takes(root, Path::new("/logs/a/b.json.gz")));
+        assert!(!walk_takes(root, Path::new("/logs/.tmp/b.json")));
+        assert!(!walk_takes(root, Path::new("/logs/a/.b.json")));
+        assert!(!walk_takes(
+            root,
+            Path::new("/logs/x/CloudTrail-Digest/d.json.gz")
+        ));
+        assert!(!walk_takes(root, Path::new("/logs/README.md")));
+        assert!(!walk_takes(root, Path::new("/elsewhere/b.json")));
+        assert!(!walk_takes(root, root));
     }
 
     #[test]

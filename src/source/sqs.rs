@@ -14,6 +14,8 @@ pub struct Message {
     pub body: String,
     /// How many times SQS has handed this message out (1 on first delivery).
     pub receive_count: u32,
+    /// When SQS accepted the message (unix milliseconds), when it said.
+    pub sent_at: Option<i64>,
 }
 
 /// An SQS call that failed, naming the queue.
@@ -63,6 +65,7 @@ impl Queue {
             .wait_time_seconds(wait_secs.clamp(0, 20))
             .set_visibility_timeout(visibility_secs)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .send()
             .await
             .map_err(|e| self.err("ReceiveMessage", &e))?;
@@ -70,16 +73,18 @@ impl Queue {
             .messages()
             .iter()
             .filter_map(|m| {
-                let receive_count = m
-                    .attributes()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                let attribute = |name| m.attributes().and_then(|a| a.get(&name));
+                let receive_count = attribute(MessageSystemAttributeName::ApproximateReceiveCount)
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(1);
+                let sent_at = attribute(MessageSystemAttributeName::SentTimestamp)
+                    .and_then(|t| t.parse().ok());
                 Some(Message {
                     id: m.message_id()?.to_string(),
                     receipt: m.receipt_handle()?.to_string(),
                     body: m.body().unwrap_or_default().to_string(),
                     receive_count,
+                    sent_at,
                 })
             })
             .collect())

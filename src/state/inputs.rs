@@ -47,7 +47,7 @@ impl Store {
     /// skipped, new ones are queued for their sinks, repeats (`folds`: window number and event
     /// time) are counted into the finding that opened the window and queued for the `threading`
     /// sinks, and `noise` (the dedup and threshold state after this input) replaces the stored
-    /// one. Returns the number of new findings.
+    /// one. Returns the positions in `findings` of those that were new.
     pub fn commit_input(
         &mut self,
         input: &InputDone,
@@ -55,13 +55,13 @@ impl Store {
         folds: &[(u64, Option<String>)],
         threading: &[String],
         noise: Option<&[u8]>,
-    ) -> Result<usize, StateError> {
+    ) -> Result<Vec<usize>, StateError> {
         let now = now_secs();
         let tx = self
             .conn
             .transaction()
             .map_err(|e| store_err(&self.path, e))?;
-        let mut fresh = 0;
+        let mut fresh = Vec::new();
         {
             let mut insert = tx
                 .prepare_cached(
@@ -72,7 +72,7 @@ impl Store {
             let mut queue = tx
                 .prepare_cached("INSERT INTO outbox (finding_id, sink) VALUES (?1, ?2)")
                 .map_err(|e| store_err(&self.path, e))?;
-            for f in findings {
+            for (i, f) in findings.iter().enumerate() {
                 let window = f.window.map(|w| w as i64);
                 let n = insert
                     .execute(params![f.key, f.rule_id, f.event_time, now, f.body, window])
@@ -80,7 +80,7 @@ impl Store {
                 if n == 0 {
                     continue;
                 }
-                fresh += 1;
+                fresh.push(i);
                 let id = tx.last_insert_rowid();
                 for sink in &f.sinks {
                     queue
@@ -100,7 +100,7 @@ impl Store {
                 input.version,
                 now,
                 input.records as i64,
-                fresh as i64,
+                fresh.len() as i64,
                 input.error
             ],
         )

@@ -54,6 +54,8 @@ pub enum StateError {
         "state database {path} is in use by {holder}; one watcher per state database (stop it, or give this one its own --state)"
     )]
     Locked { path: String, holder: String },
+    #[error("state database {path}: the file is no longer at its path (moved or deleted)")]
+    Gone { path: String },
     #[error("state database lock {path}: {source}")]
     LockFile {
         path: String,
@@ -66,6 +68,9 @@ pub enum StateError {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The database file's identity (device and inode) when it was opened, to notice it being
+    /// moved or deleted under a running watcher ([`Store::check`]).
+    identity: Option<(u64, u64)>,
     /// Held by the watcher's store ([`Store::open_exclusive`]), for the store's life.
     _lock: Option<lock::Lock>,
 }
@@ -144,6 +149,7 @@ impl Store {
     fn init(conn: Connection, path: PathBuf) -> Result<Store, StateError> {
         let mut store = Store {
             conn,
+            identity: file_identity(&path),
             path,
             _lock: None,
         };
@@ -181,6 +187,23 @@ impl Store {
 
     fn err(&self, e: rusqlite::Error) -> StateError {
         store_err(&self.path, e)
+    }
+
+    /// Whether the store can be used now: the database answers, and its file is still the one
+    /// opened at its path (a database moved or deleted under the watcher would lose everything
+    /// recorded from then on at the next start). The error says what is wrong.
+    pub fn check(&self) -> Result<(), StateError> {
+        self.conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(|e| self.err(e))?;
+        if self.identity.is_some() && file_identity(&self.path) != self.identity {
+            return Err(StateError::Gone {
+                path: self.path.display().to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// Counts and sizes for operators.
@@ -260,6 +283,19 @@ impl Store {
             .map_err(|e| store_err(&self.path, e))?;
         tx.commit().map_err(|e| store_err(&self.path, e))?;
         Ok(Pruned { inputs, findings })
+    }
+}
+
+/// The device and inode of the file at `path` (`None` when there is none, or off Unix).
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(path).ok().map(|_| (0, 0))
     }
 }
 

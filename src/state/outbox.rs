@@ -40,6 +40,17 @@ pub struct DeadLetter {
     pub body: String,
 }
 
+/// One sink's backlog in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkBacklog {
+    pub sink: String,
+    /// Findings waiting for delivery (due or retrying later).
+    pub pending: i64,
+    /// When the oldest waiting finding was recorded (unix seconds).
+    pub oldest: Option<i64>,
+    pub dead_letters: i64,
+}
+
 impl Store {
     /// Findings waiting for `sink` whose next attempt is due, oldest first.
     pub fn pending(&self, sink: &str, limit: usize) -> Result<Vec<Pending>, StateError> {
@@ -215,6 +226,34 @@ impl Store {
             .optional()
             .map(Option::flatten)
             .map_err(|e| self.err(e))
+    }
+
+    /// Per sink: findings waiting in the outbox, when the oldest of them was recorded, and dead
+    /// letters (for `/metrics`).
+    pub fn backlog(&self) -> Result<Vec<SinkBacklog>, StateError> {
+        let mut q = self
+            .conn
+            .prepare(
+                "SELECT sink, sum(pending), min(oldest), sum(dead) FROM (
+                     SELECT o.sink AS sink, count(*) AS pending, min(f.created_at) AS oldest,
+                            0 AS dead
+                     FROM outbox o JOIN findings f ON f.id = o.finding_id GROUP BY o.sink
+                     UNION ALL
+                     SELECT sink, 0, NULL, count(*) FROM dead_letters GROUP BY sink)
+                 GROUP BY sink ORDER BY sink",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = q
+            .query_map([], |r| {
+                Ok(SinkBacklog {
+                    sink: r.get(0)?,
+                    pending: r.get(1)?,
+                    oldest: r.get(2)?,
+                    dead_letters: r.get(3)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
     /// Dead letters, newest first.

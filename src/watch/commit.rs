@@ -9,6 +9,7 @@
 //! writing and recording may repeat the last batch there.
 
 use super::{Outcome, Shared, Work, forget};
+use crate::metrics::InputOutcome;
 use crate::noise::Noise;
 use crate::output::JsonlFile;
 use crate::scan::{self, Report};
@@ -162,14 +163,16 @@ pub(super) fn start(
                 .unwrap_or(jiff::Timestamp::MIN);
             let snapshot = noise.snapshot(keep_after);
             let result = shared.store.lock().map_err(|_| ()).and_then(|mut store| {
-                let fresh = store
-                    .commit_input(
-                        &input,
-                        &findings,
-                        &report.folds,
-                        &threading,
-                        Some(&snapshot),
-                    )
+                let fresh = (shared.metrics)
+                    .time_state("commit", || {
+                        store.commit_input(
+                            &input,
+                            &findings,
+                            &report.folds,
+                            &threading,
+                            Some(&snapshot),
+                        )
+                    })
                     .map_err(|e| tracing::error!("{e}"))?;
                 let written = writer
                     .deliver(&mut store)
@@ -182,12 +185,26 @@ pub(super) fn start(
             let stats = &shared.stats;
             match result {
                 Ok((fresh, _)) => {
+                    let repeated = (findings.len() - fresh.len()) as u64;
                     stats.inputs.fetch_add(1, Ordering::Relaxed);
                     stats.records.fetch_add(report.records, Ordering::Relaxed);
-                    stats.findings.fetch_add(fresh as u64, Ordering::Relaxed);
                     stats
-                        .duplicates
-                        .fetch_add((findings.len() - fresh) as u64, Ordering::Relaxed);
+                        .findings
+                        .fetch_add(fresh.len() as u64, Ordering::Relaxed);
+                    stats.duplicates.fetch_add(repeated, Ordering::Relaxed);
+                    let m = &shared.metrics;
+                    m.input(InputOutcome::Recorded);
+                    m.records(report.records);
+                    m.repeated(repeated);
+                    for f in fresh.iter().filter_map(|&i| report.findings.get(i)) {
+                        m.finding(f.severity.as_str(), &f.rule_id);
+                    }
+                    if report.error.is_some() {
+                        m.parse_error(false);
+                    }
+                    for _ in &report.bad_records {
+                        m.parse_error(true);
+                    }
                     if let Some(n) = newest {
                         stats
                             .newest_event
@@ -200,12 +217,13 @@ pub(super) fn start(
                     tracing::debug!(
                         input = %work.name,
                         records = report.records,
-                        findings = fresh,
+                        findings = fresh.len(),
                         "recorded"
                     );
                     shared.finish(&work.ticket, Outcome::Done);
                 }
                 Err(()) => {
+                    shared.metrics.input(InputOutcome::Failed);
                     // The store is unusable: stop rather than acknowledge unrecorded work.
                     shared.finish(&work.ticket, Outcome::Failed);
                     shared.fatal.store(true, Ordering::SeqCst);

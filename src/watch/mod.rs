@@ -12,10 +12,12 @@
 //! keyed by rule and event, so nothing is reported twice.
 
 mod commit;
+mod endpoints;
 mod source;
 
 use crate::aws::{self, AwsOptions};
 use crate::engine::{Engine, Filter};
+use crate::metrics::{InputOutcome, Metrics};
 use crate::scan::{Options, Report};
 use crate::source::s3;
 use crate::state::Store;
@@ -26,6 +28,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 
 pub use commit::Output;
+pub use endpoints::ListenError;
 
 /// Everything `watch` needs besides the rules.
 #[derive(Debug, Clone)]
@@ -35,7 +38,10 @@ pub struct Settings {
     pub s3: Vec<String>,
     /// How often `--s3` prefixes are listed, and `--dir` folders looked at.
     pub interval: Duration,
+    /// How long a `--dir` file must stay the same before it is read.
     pub dir_interval: Duration,
+    /// How often `--dir` folders are walked in full besides their file notifications.
+    pub dir_rescan: Duration,
     /// How far back `--s3` polling looks for objects not yet processed.
     pub lookback: Duration,
     pub state: PathBuf,
@@ -130,6 +136,40 @@ pub struct Stats {
     pub newest_event: AtomicU64,
 }
 
+/// Whether each source answered its last look (`/readyz`, `trailwatch_source_up`): source name →
+/// what is wrong, `None` when it answered.
+#[derive(Debug, Default)]
+pub(crate) struct Health {
+    sources: Mutex<std::collections::BTreeMap<String, Option<String>>>,
+}
+
+impl Health {
+    /// A source that has not been looked at yet (not ready until it has).
+    fn register(&self, name: &str) {
+        if let Ok(mut s) = self.sources.lock() {
+            s.insert(name.to_string(), Some("not looked at yet".into()));
+        }
+    }
+
+    fn set(&self, name: &str, problem: Option<String>) {
+        if let Ok(mut s) = self.sources.lock() {
+            s.insert(name.to_string(), problem);
+        }
+    }
+
+    /// Sources that did not answer their last look, with why.
+    pub fn problems(&self) -> Vec<(String, String)> {
+        self.sources
+            .lock()
+            .map(|s| {
+                s.iter()
+                    .filter_map(|(n, p)| Some((n.clone(), p.clone()?)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 /// The shared parts of a running watcher.
 pub(crate) struct Shared {
     pub settings: Settings,
@@ -150,9 +190,30 @@ pub(crate) struct Shared {
     /// Sources that have not yet caught up once (an empty receive, a full look at their folder
     /// or prefix); `--idle-exit` waits for all of them.
     pub catching_up: AtomicUsize,
+    pub metrics: Arc<Metrics>,
+    pub health: Health,
 }
 
 impl Shared {
+    /// The source `name` answered its look.
+    pub fn source_up(&self, name: &str) {
+        self.health.set(name, None);
+        self.metrics.source_up(name, true);
+    }
+
+    /// The source `name` could not be looked at (`why`).
+    pub fn source_down(&self, name: &str, why: String) {
+        self.health.set(name, Some(why));
+        self.metrics.source_up(name, false);
+    }
+
+    /// The outbox's sinks: the output, then the alert sinks.
+    pub fn sink_names(&self) -> Vec<String> {
+        let mut names = vec![self.settings.output.sink()];
+        names.extend(self.settings.alerts.sinks.iter().map(|s| s.name.clone()));
+        names
+    }
+
     /// A source has caught up for the first time (see `catching_up`).
     pub fn caught_up(&self, first: &mut bool) {
         if std::mem::take(first) {
@@ -166,7 +227,11 @@ impl Shared {
         self.store
             .lock()
             .ok()
-            .and_then(|s| s.is_done(name, version).ok())
+            .and_then(|s| {
+                (self.metrics)
+                    .time_state("is_done", || s.is_done(name, version))
+                    .ok()
+            })
             .unwrap_or(false)
     }
 
@@ -214,7 +279,15 @@ pub struct Summary {
 /// prevents starting (state store, output, AWS configuration); everything after is logged.
 pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::Result<Summary> {
     let store = Arc::new(Mutex::new(Store::open_exclusive(&settings.state)?));
-    let outbox = Arc::new(crate::alert::Outbox::new(store.clone(), &settings.alerts));
+    let listener = match settings.listen {
+        Some(addr) => Some(endpoints::bind(addr).await?),
+        None => None,
+    };
+    let metrics = Arc::new(Metrics::new());
+    let outbox = Arc::new(crate::alert::Outbox {
+        metrics: metrics.clone(),
+        ..crate::alert::Outbox::new(store.clone(), &settings.alerts)
+    });
     let conf = if needs_aws(&settings) {
         aws::sdk_config(&settings.aws).await
     } else {
@@ -238,8 +311,21 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
         s3: s3_client,
         fatal: AtomicBool::new(false),
         catching_up: AtomicUsize::new(sources.len()),
+        metrics,
+        health: Health::default(),
         settings,
     });
+    for s in &sources {
+        shared.health.register(&s.name());
+        shared.metrics.source_up(&s.name(), false);
+    }
+    for q in &shared.settings.sqs {
+        shared.metrics.add_queue(&crate::config::redact_url(q));
+    }
+    for s in &shared.settings.alerts.sinks {
+        shared.metrics.add_sink(&s.name);
+    }
+    let server = listener.map(|l| tokio::spawn(endpoints::serve(l, shared.clone())));
     // Sinks are checked before anything starts.
     let env = crate::alert::sink::Env { aws: &conf };
     let mut targets = Vec::new();
@@ -291,6 +377,9 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
             next = deliveries.join_next() => if next.is_none() { break },
             _ = &mut grace => { deliveries.abort_all(); break }
         }
+    }
+    if let Some(server) = server {
+        server.abort();
     }
     let s = &shared.stats;
     Ok(Summary {
@@ -374,6 +463,9 @@ async fn workers(
                         .await;
                 }
                 Err(outcome) => {
+                    if outcome == Outcome::Failed {
+                        shared.metrics.input(InputOutcome::Failed);
+                    }
                     forget(&shared, &work.name);
                     shared.finish(&work.ticket, outcome);
                 }
@@ -397,6 +489,7 @@ async fn read(shared: &Arc<Shared>, work: &Work) -> Result<Report, Outcome> {
     if shared.is_recorded(&work.name, &work.version) {
         tracing::debug!(input = %work.name, "already recorded; skipped");
         shared.stats.skipped.fetch_add(1, Ordering::Relaxed);
+        shared.metrics.input(InputOutcome::AlreadyRecorded);
         return Err(Outcome::Done);
     }
     let (engine, filter, opts) = (

@@ -356,6 +356,7 @@ fn alert_test_and_config_check_redact_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let hook = Server::start(vec![], ok());
     let config = dir.path().join("c.toml");
+    std::fs::create_dir(dir.path().join("in")).unwrap();
     std::fs::write(
         &config,
         format!(

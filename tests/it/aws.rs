@@ -144,6 +144,11 @@ impl Moto {
             .to_string()
     }
 
+    pub fn delete_queue(&self, url: &str) {
+        let r = self.block_on(self.sqs.delete_queue().queue_url(url).send());
+        ok(&format!("DeleteQueue {url}"), r);
+    }
+
     fn attributes(&self, url: &str, names: &[QueueAttributeName]) -> Vec<String> {
         let mut req = self.sqs.get_queue_attributes().queue_url(url);
         for n in names {

@@ -15,6 +15,8 @@ mod cli;
 mod corpus;
 /// The email sink against the test SMTP server (scripts/smtp.sh).
 mod email;
+/// `watch --listen`: metrics through Prometheus' parser, health and readiness flipping.
+mod endpoints;
 /// A finding is an event: every rule of a record on one finding, in every output.
 mod events;
 /// Property tests: no input bytes make the decoder panic, and splitting agrees with a parser.

@@ -17,6 +17,9 @@ use tokio::sync::mpsc;
 
 /// Something the watcher follows for new inputs.
 pub(crate) trait Source: Send {
+    /// The source as named in `/readyz` and the metrics (a queue URL, a folder, an S3 URL).
+    fn name(&self) -> String;
+
     /// Follows the source until the watcher stops: offers each new input on `tx` (with
     /// [`offer`]), acknowledges it when the committer finishes it as [`Outcome::Done`], and
     /// calls [`Shared::caught_up`] once when it has seen what was there at the start.

@@ -22,6 +22,10 @@ impl S3Poll {
 }
 
 impl Source for S3Poll {
+    fn name(&self) -> String {
+        self.url.clone()
+    }
+
     fn run(self: Box<Self>, shared: Arc<Shared>, tx: mpsc::Sender<Work>) -> BoxFuture<'static, ()> {
         Box::pin(poll(shared, self.url, self.client, tx))
     }
@@ -58,6 +62,7 @@ async fn poll(
         };
         match s3::list(&client, &bucket, &prefix, &scope).await {
             Ok((objects, _)) => {
+                shared.source_up(&url);
                 for o in objects {
                     let name = format!("s3://{bucket}/{}", o.key);
                     let version = o.etag.clone().unwrap_or_default();
@@ -78,7 +83,10 @@ async fn poll(
                     }
                 }
             }
-            Err(e) => tracing::error!("{e}"),
+            Err(e) => {
+                tracing::error!("{e}");
+                shared.source_down(&url, e.to_string());
+            }
         }
         shared.caught_up(&mut first);
         tokio::select! {

@@ -34,6 +34,10 @@ impl Sqs {
 }
 
 impl Source for Sqs {
+    fn name(&self) -> String {
+        crate::config::redact_url(&self.queue.url)
+    }
+
     fn run(self: Box<Self>, shared: Arc<Shared>, tx: mpsc::Sender<Work>) -> BoxFuture<'static, ()> {
         Box::pin(follow(shared, self.queue, tx))
     }
@@ -47,6 +51,8 @@ async fn follow(shared: Arc<Shared>, queue: Queue, tx: mpsc::Sender<Work>) {
     let (acks_tx, mut acks) = mpsc::unbounded_channel::<(Arc<Ticket>, Outcome)>();
     let visibility = shared.settings.visibility.as_secs().clamp(1, 43_200) as i32;
     let name = queue.url.rsplit('/').next().unwrap_or("queue").to_string();
+    // The queue in the metrics and /readyz.
+    let label = crate::config::redact_url(&queue.url);
     // Message id → (receipt, when its visibility runs out).
     let mut open: HashMap<String, (String, Instant)> = HashMap::new();
     let mut poison_logged: HashSet<String> = HashSet::new();
@@ -57,6 +63,7 @@ async fn follow(shared: Arc<Shared>, queue: Queue, tx: mpsc::Sender<Work>) {
     let receiver = tokio::spawn(receive_loop(
         shared.clone(),
         queue.clone(),
+        label.clone(),
         visibility,
         msg_tx,
     ));
@@ -67,6 +74,7 @@ async fn follow(shared: Arc<Shared>, queue: Queue, tx: mpsc::Sender<Work>) {
     // back unacknowledged (they are read again later; nothing is lost).
     let mut give_up: Option<Instant> = None;
     loop {
+        shared.metrics.in_flight(&label, open.len());
         let receiving = !shared.stopping() && tx.is_some();
         if !receiving {
             tx = None;
@@ -126,6 +134,12 @@ async fn follow(shared: Arc<Shared>, queue: Queue, tx: mpsc::Sender<Work>) {
             Some(messages) = msg_rx.recv(), if receiving => {
                 if !messages.is_empty() {
                     shared.touch();
+                    shared.metrics.messages(&label, messages.len() as u64);
+                    let now = jiff::Timestamp::now().as_millisecond();
+                    if let Some(oldest) = messages.iter().filter_map(|m| m.sent_at).min() {
+                        let lag = Duration::from_millis((now - oldest).max(0) as u64);
+                        shared.metrics.message_lag(&label, lag);
+                    }
                 }
                 let Some(sender) = tx.as_ref() else { continue };
                 for m in messages {
@@ -147,6 +161,7 @@ async fn follow(shared: Arc<Shared>, queue: Queue, tx: mpsc::Sender<Work>) {
                         }
                         Planned::Poison(reason) => {
                             shared.stats.poison.fetch_add(1, Ordering::Relaxed);
+                            shared.metrics.poison(&label);
                             if poison_logged.insert(m.id.clone()) {
                                 tracing::error!(
                                     "message {} on {name} (received {} time(s)): {reason}; left for the queue's redrive policy",
@@ -224,6 +239,7 @@ fn plan_message(queue: &str, m: &Message, acks: &Acks) -> Planned {
 async fn receive_loop(
     shared: Arc<Shared>,
     queue: Queue,
+    label: String,
     visibility: i32,
     out: mpsc::Sender<Vec<Message>>,
 ) {
@@ -234,12 +250,22 @@ async fn receive_loop(
         .settings
         .idle_exit
         .map_or(20, |d| d.as_secs().clamp(1, 20) as i32);
+    // The first receive, and the first after a failure, do not wait: a queue that answers is
+    // reported ready at once, not after a long poll.
+    let mut short = true;
     while !shared.stopping() {
+        let wait = if short { 0 } else { wait };
         match queue.receive(10, wait, Some(visibility)).await {
             Ok(m) => {
                 backoff = Duration::from_secs(1);
+                shared.source_up(&label);
+                // A short poll may answer empty while messages wait: only an empty long poll
+                // means the queue has been caught up with.
+                let was_short = std::mem::take(&mut short);
                 if m.is_empty() {
-                    shared.caught_up(&mut first);
+                    if !was_short {
+                        shared.caught_up(&mut first);
+                    }
                     continue;
                 }
                 if out.send(m).await.is_err() {
@@ -247,8 +273,10 @@ async fn receive_loop(
                 }
             }
             Err(e) => {
+                short = true;
                 // Nothing can be read now: for --idle-exit that counts as caught up.
                 shared.caught_up(&mut first);
+                shared.source_down(&label, e.to_string());
                 tracing::error!("{e}; retrying in {}s", backoff.as_secs());
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}

@@ -47,6 +47,18 @@ pub static SMTP: Service = Service {
     skipped: Once::new(),
 };
 
+/// A Python with Prometheus' own client library (`prometheus_client`, whose text-format parser
+/// checks `/metrics`), installed pinned into moto's venv by `scripts/test.sh`.
+pub static PROMETHEUS_PARSER: Service = Service {
+    tests: "Prometheus parser",
+    var: "TRAILWATCH_TEST_PYTHON",
+    skip_var: "TRAILWATCH_SKIP_MOTO",
+    server: "a Python with prometheus_client",
+    script: "test",
+    probe: probe_prometheus_parser,
+    skipped: Once::new(),
+};
+
 /// The address of `service` (its variable's value), or `None` (with a message) when its skip
 /// variable is `1` and no address is set. Without either it panics, as it does when the server
 /// does not answer: a plain `cargo test` must not pass while silently skipping these tests.
@@ -131,6 +143,19 @@ fn probe_moto(endpoint: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("answered {status:?}"))
+    }
+}
+
+/// Imports the parser with the Python at `python`.
+fn probe_prometheus_parser(python: &str) -> Result<(), String> {
+    let out = std::process::Command::new(python)
+        .args(["-c", "import prometheus_client.parser"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
     }
 }
 
