@@ -7,8 +7,10 @@
 # The tests that speak S3/SQS run against a local moto server (scripts/moto.sh): this script
 # starts it (or reuses one already on TRAILWATCH_MOTO_PORT), exports TRAILWATCH_TEST_ENDPOINT and
 # stops the server afterwards if it started it. TRAILWATCH_SKIP_MOTO=1 skips moto and those tests.
-# The /metrics test reads the endpoint with Prometheus' own text-format parser (the Python client,
-# pinned), installed into moto's venv; TRAILWATCH_TEST_PYTHON names that venv's python.
+# The checkers of what trailwatch writes for other tools, pinned and installed into moto's venv:
+# Prometheus' own text-format parser (the Python client) reads /metrics, and the OCSF schemas as
+# published (bundled by ocsf-json-schema) with a JSON Schema validator check --format ocsf.
+# TRAILWATCH_TEST_PYTHON names that venv's python.
 # The email tests likewise run against a local SMTP server (scripts/smtp.sh), which sets
 # TRAILWATCH_TEST_SMTP and TRAILWATCH_TEST_SMTP_DIR; TRAILWATCH_SKIP_SMTP=1 skips it and them.
 set -euo pipefail
@@ -43,11 +45,13 @@ if [ "${TRAILWATCH_SKIP_MOTO:-}" != 1 ]; then
     eval "$(scripts/moto.sh env)"
     export TRAILWATCH_TEST_ENDPOINT
     venv=${TRAILWATCH_MOTO_VENV:-target/moto-venv}
-    parser_pin="prometheus-client==0.26.0"
-    if [ "$(cat "$venv/.trailwatch-prometheus" 2>/dev/null)" != "$parser_pin" ]; then
-        echo "test.sh: installing $parser_pin into $venv" >&2
-        "$venv/bin/python" -m pip install -q --disable-pip-version-check "$parser_pin"
-        echo "$parser_pin" >"$venv/.trailwatch-prometheus"
+    checkers=("prometheus-client==0.26.0" "ocsf-json-schema==1.2.0" "jsonschema==4.26.0"
+        "jsonschema-specifications==2025.9.1" "referencing==0.37.0" "rpds-py==2026.9.1"
+        "attrs==26.1.0")
+    if [ "$(cat "$venv/.trailwatch-checkers" 2>/dev/null)" != "${checkers[*]}" ]; then
+        echo "test.sh: installing ${checkers[*]} into $venv" >&2
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check "${checkers[@]}"
+        echo "${checkers[*]}" >"$venv/.trailwatch-checkers"
     fi
     TRAILWATCH_TEST_PYTHON="$(cd "$venv/bin" && pwd)/python"
     export TRAILWATCH_TEST_PYTHON

@@ -65,7 +65,5 @@ impl SendError {
 /// The idempotency key of a finding's deliveries: a digest of its identity (rule and event), the
 /// same on every retry and restart, and safe in an HTTP header.
 pub fn idempotency_key(identity: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(identity.as_bytes());
-    format!("tw-{}", hex::encode(&digest[..16]))
+    crate::output::finding_uid(identity)
 }

@@ -1,8 +1,10 @@
 //! Where findings go: the output formats of `trailwatch scan` (JSON Lines, a JSON array, CSV and
 //! an aligned table), written to any `io::Write`, and the exactly-once JSON Lines file
-//! ([`JsonlFile`]) behind `watch --output` and the alert `file` sink.
+//! ([`JsonlFile`]) behind `watch --output` and the alert `file` sink. [`ocsf`] maps a finding to
+//! an OCSF Detection Finding (`--format ocsf`).
 
 mod jsonl_file;
+pub mod ocsf;
 mod table;
 
 pub use jsonl_file::{FileError, JsonlFile};
@@ -22,6 +24,16 @@ pub enum Format {
     Json,
     /// Comma-separated values with a header row.
     Csv,
+    /// One OCSF Detection Finding (JSON) per line, for Security Lake and SIEMs.
+    Ocsf,
+}
+
+/// The stable id of a finding, from its identity (rule and event): the same for every
+/// delivery, output and restart (alert idempotency keys, OCSF and ASFF finding ids).
+pub fn finding_uid(identity: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(identity.as_bytes());
+    format!("tw-{}", hex::encode(&digest[..16]))
 }
 
 /// Receives findings one at a time.
@@ -42,6 +54,23 @@ pub fn open<'w>(
         Format::Jsonl => Box::new(Jsonl { out }),
         Format::Json => Box::new(JsonArray { out, first: true }),
         Format::Csv => Box::new(Csv::new(out)),
+        Format::Ocsf => Box::new(Ocsf { out }),
+    }
+}
+
+struct Ocsf<'w> {
+    out: Box<dyn Write + 'w>,
+}
+
+impl FindingSink for Ocsf<'_> {
+    fn write(&mut self, finding: &Finding) -> io::Result<()> {
+        let now = jiff::Timestamp::now().as_millisecond();
+        serde_json::to_writer(&mut self.out, &ocsf::detection_finding(finding, now))?;
+        self.out.write_all(b"\n")
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
 }
 

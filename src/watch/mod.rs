@@ -13,6 +13,7 @@
 
 mod commit;
 mod endpoints;
+mod health;
 mod source;
 
 use crate::aws::{self, AwsOptions};
@@ -29,6 +30,7 @@ use tokio::sync::{Notify, mpsc};
 
 pub use commit::Output;
 pub use endpoints::ListenError;
+use health::Health;
 
 /// Everything `watch` needs besides the rules.
 #[derive(Debug, Clone)]
@@ -134,40 +136,6 @@ pub struct Stats {
     pub poison: AtomicU64,
     /// Newest event time of a recorded finding, in seconds.
     pub newest_event: AtomicU64,
-}
-
-/// Whether each source answered its last look (`/readyz`, `trailwatch_source_up`): source name →
-/// what is wrong, `None` when it answered.
-#[derive(Debug, Default)]
-pub(crate) struct Health {
-    sources: Mutex<std::collections::BTreeMap<String, Option<String>>>,
-}
-
-impl Health {
-    /// A source that has not been looked at yet (not ready until it has).
-    fn register(&self, name: &str) {
-        if let Ok(mut s) = self.sources.lock() {
-            s.insert(name.to_string(), Some("not looked at yet".into()));
-        }
-    }
-
-    fn set(&self, name: &str, problem: Option<String>) {
-        if let Ok(mut s) = self.sources.lock() {
-            s.insert(name.to_string(), problem);
-        }
-    }
-
-    /// Sources that did not answer their last look, with why.
-    pub fn problems(&self) -> Vec<(String, String)> {
-        self.sources
-            .lock()
-            .map(|s| {
-                s.iter()
-                    .filter_map(|(n, p)| Some((n.clone(), p.clone()?)))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
 }
 
 /// The shared parts of a running watcher.

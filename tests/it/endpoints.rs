@@ -3,7 +3,7 @@
 //! and the folder source finding new files through file notifications.
 
 use crate::aws::moto;
-use crate::support::services::{PROMETHEUS_PARSER, gate};
+use crate::support::services::{TEST_PYTHON, gate};
 use crate::support::{bin, create_user, delivery_json, write};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -155,7 +155,7 @@ fn total(
 
 #[test]
 fn metrics_are_read_by_prometheus_own_parser() {
-    let Some(python) = gate(&PROMETHEUS_PARSER) else {
+    let Some(python) = gate(&TEST_PYTHON) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

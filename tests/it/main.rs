@@ -25,6 +25,8 @@ mod fuzz;
 mod golden;
 /// The catalog against the guide in `../shared/spec`.
 mod guide;
+/// `scan --format ocsf` against the published OCSF schema.
+mod ocsf;
 /// Running `watch` as a service: state lock, endpoints, logs, configuration errors.
 mod ops;
 /// Rules: YAML front end, packs, noise control, coverage on real attack data.

@@ -47,15 +47,17 @@ pub static SMTP: Service = Service {
     skipped: Once::new(),
 };
 
-/// A Python with Prometheus' own client library (`prometheus_client`, whose text-format parser
-/// checks `/metrics`), installed pinned into moto's venv by `scripts/test.sh`.
-pub static PROMETHEUS_PARSER: Service = Service {
-    tests: "Prometheus parser",
+/// A Python with the checkers of what trailwatch writes for other tools: Prometheus' own client
+/// library (its text-format parser reads `/metrics`), and the published OCSF schemas with a JSON
+/// Schema validator (`ocsf-json-schema`, `jsonschema`); installed pinned into moto's venv by
+/// `scripts/test.sh`.
+pub static TEST_PYTHON: Service = Service {
+    tests: "format checker",
     var: "TRAILWATCH_TEST_PYTHON",
     skip_var: "TRAILWATCH_SKIP_MOTO",
-    server: "a Python with prometheus_client",
+    server: "a Python with prometheus_client, ocsf_json_schema and jsonschema",
     script: "test",
-    probe: probe_prometheus_parser,
+    probe: probe_test_python,
     skipped: Once::new(),
 };
 
@@ -146,10 +148,13 @@ fn probe_moto(endpoint: &str) -> Result<(), String> {
     }
 }
 
-/// Imports the parser with the Python at `python`.
-fn probe_prometheus_parser(python: &str) -> Result<(), String> {
+/// Imports the checkers with the Python at `python`.
+fn probe_test_python(python: &str) -> Result<(), String> {
     let out = std::process::Command::new(python)
-        .args(["-c", "import prometheus_client.parser"])
+        .args([
+            "-c",
+            "import prometheus_client.parser, ocsf_json_schema, jsonschema",
+        ])
         .output()
         .map_err(|e| e.to_string())?;
     if out.status.success() {
