@@ -173,12 +173,12 @@ impl Metrics {
         );
         r.register(
             "sink_sends",
-            "Sends to alert sinks and outputs, by sink and outcome: delivered, retry, failed",
+            "Findings sent to alert sinks, by sink and outcome: delivered, retry, failed",
             m.sends.clone(),
         );
         r.register(
             "sink_send_duration_seconds",
-            "Time one send to a sink took, by sink",
+            "Time one request to a sink took (one finding, a batch or a summary), by sink",
             m.send_seconds.clone(),
         );
         r.register(
@@ -298,8 +298,8 @@ impl Metrics {
         self.dead_lettered.get_or_create(&sink_label(sink)).inc();
     }
 
-    /// One send to `sink` that took `took`.
-    pub fn send(&self, sink: &str, outcome: SendOutcome, took: Duration) {
+    /// What became of one finding sent to `sink`.
+    pub fn send_outcome(&self, sink: &str, outcome: SendOutcome) {
         let v = match outcome {
             SendOutcome::Delivered => "delivered",
             SendOutcome::Retry => "retry",
@@ -307,6 +307,10 @@ impl Metrics {
         };
         let labels = vec![("sink", sink.to_string()), ("outcome", v.into())];
         self.sends.get_or_create(&labels).inc();
+    }
+
+    /// One request to `sink` (one finding, a batch of them, or a summary) took `took`.
+    pub fn send_seconds(&self, sink: &str, took: Duration) {
         self.send_seconds
             .get_or_create(&sink_label(sink))
             .observe(took.as_secs_f64());
@@ -352,7 +356,8 @@ mod tests {
         m.input(InputOutcome::Recorded);
         m.records(7);
         m.finding("high", "iam-\"quoted\"");
-        m.send("hook", SendOutcome::Retry, Duration::from_millis(3));
+        m.send_outcome("hook", SendOutcome::Retry);
+        m.send_seconds("hook", Duration::from_millis(3));
         m.set_backlog("hook", 4, Some(100), 1, 160);
         let text = m.encode();
         for line in [

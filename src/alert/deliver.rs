@@ -184,21 +184,38 @@ pub async fn run(outbox: Arc<Outbox>, entry: SinkEntry, sink: Box<dyn Sink>) {
                 }
                 batch.push((p, d));
             }
-            // Several requests in flight for receivers that do not care about order; the
-            // outcomes are handled in order.
+            // Several requests in flight for receivers that do not care about order, each with
+            // up to `batch()` findings; the outcomes are handled in order.
             let target = sink.as_ref();
+            let (metrics, sink_name) = (&outbox.metrics, name.as_str());
+            let size = target.batch().max(1);
+            let mut chunks: Vec<Vec<(Pending, Delivery)>> = Vec::new();
+            let mut rest = batch.into_iter().peekable();
+            while rest.peek().is_some() {
+                chunks.push(rest.by_ref().take(size).collect());
+            }
             let mut sends =
-                futures_util::stream::iter(batch.into_iter().map(|(p, d)| async move {
-                    let result = target.send(&d).await;
-                    (p, result)
+                futures_util::stream::iter(chunks.into_iter().map(|chunk| async move {
+                    let started = Instant::now();
+                    let results = if size == 1 {
+                        vec![target.send(&chunk[0].1).await]
+                    } else {
+                        let items: Vec<Delivery> = chunk.iter().map(|(_, d)| d.clone()).collect();
+                        target.send_batch(&items).await
+                    };
+                    metrics.send_seconds(sink_name, started.elapsed());
+                    let mut results = results.into_iter();
+                    let missing = || Err(SendError::retry("the sink gave no outcome for it"));
+                    let paired: Vec<_> = chunk
+                        .into_iter()
+                        .map(|(p, _)| (p, results.next().unwrap_or_else(missing)))
+                        .collect();
+                    futures_util::stream::iter(paired)
                 }))
-                .buffered(target.parallelism().max(1));
-            let mut last = Instant::now();
+                .buffered(target.parallelism().max(1))
+                .flatten();
             while let Some((p, result)) = sends.next().await {
-                // In order and `parallelism` at a time: the time since the previous outcome is
-                // this send's share.
-                outbox.metrics.send(&name, outcome(&result), last.elapsed());
-                last = Instant::now();
+                metrics.send_outcome(&name, outcome(&result));
                 match result {
                     Ok(Sent::Done) => {
                         // Recorded in batches: a crash before the record means these are sent
@@ -276,9 +293,10 @@ async fn summarize(
     let deliveries: Vec<Delivery> = items.iter().map(|(_, d)| d.clone()).collect();
     let started = Instant::now();
     let result = sink.send_summary(&deliveries, why).await;
-    outbox
-        .metrics
-        .send(name, outcome(&result), started.elapsed());
+    outbox.metrics.send_seconds(name, started.elapsed());
+    for _ in items {
+        outbox.metrics.send_outcome(name, outcome(&result));
+    }
     match result {
         Ok(sent) => {
             let ids: Vec<i64> = items.iter().map(|(p, _)| p.finding_id).collect();

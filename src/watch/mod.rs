@@ -363,10 +363,9 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
 
 /// Whether any source or sink talks to AWS (and so needs credentials and a region).
 fn needs_aws(settings: &Settings) -> bool {
-    use crate::alert::sink::SinkConfig;
     !settings.sqs.is_empty()
         || !settings.s3.is_empty()
-        || (settings.alerts.sinks.iter()).any(|s| matches!(s.config, SinkConfig::Sns(_)))
+        || (settings.alerts.sinks.iter()).any(|s| s.config.kind().uses_aws())
 }
 
 async fn wait_for_stop(shared: &Shared) {

@@ -31,6 +31,8 @@ mod ocsf;
 mod ops;
 /// Rules: YAML front end, packs, noise control, coverage on real attack data.
 mod rules;
+/// The `securityhub` sink against moto's Security Hub and a local receiver.
+mod securityhub;
 /// Container shapes and bad inputs, through the CLI.
 mod shapes;
 /// `verify`: digest chains signed with a test key, tampered in every way, locally and in moto.

@@ -49,6 +49,7 @@ sinks! {
     sns => Sns,
     email => Email,
     file => File,
+    securityhub => Securityhub,
 }
 
 /// What building a sender may need from outside its configuration.
@@ -65,6 +66,11 @@ pub trait Kind: std::fmt::Debug + Send + Sync {
     /// Checks what the keys cannot check one by one; an error names the problem.
     fn check(&self) -> Result<(), String> {
         Ok(())
+    }
+
+    /// Whether the sink talks to AWS (and so needs the AWS configuration: credentials, region).
+    fn uses_aws(&self) -> bool {
+        false
     }
 
     /// Takes paths in the configuration relative to the configuration file's folder.
@@ -114,6 +120,21 @@ pub trait Sink: Send + Sync {
     /// Posts "N more like this" into the thread of an earlier message (when [`Kind::threads`]).
     async fn send_repeat(&self, _d: &Delivery, _thread: &Posted) -> Result<(), SendError> {
         Ok(())
+    }
+
+    /// Findings one request may carry: above 1, the delivery loop hands the sink up to this many
+    /// at a time through [`Sink::send_batch`].
+    fn batch(&self) -> usize {
+        1
+    }
+
+    /// Delivers several findings in one request: one outcome per finding, in order.
+    async fn send_batch(&self, items: &[Delivery]) -> Vec<Result<Sent, SendError>> {
+        let mut out = Vec::with_capacity(items.len());
+        for d in items {
+            out.push(self.send(d).await);
+        }
+        out
     }
 
     /// Requests in flight at once: receivers that do not care about order may take several.

@@ -19,6 +19,10 @@ impl Kind for Config {
         serde_json::json!({"type": "sns", "topic_arn": self.topic_arn})
     }
 
+    fn uses_aws(&self) -> bool {
+        true
+    }
+
     fn build(&self, env: &Env<'_>) -> Result<Box<dyn Sink>, String> {
         Ok(Box::new(Sns {
             client: aws_sdk_sns::Client::new(env.aws),
