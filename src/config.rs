@@ -106,6 +106,8 @@ pub struct State {
 pub struct Watch {
     /// Findings output: a file path, or "-" for standard output.
     pub output: Option<String>,
+    /// What the output's lines are: "jsonl" (trailwatch findings) or "ocsf".
+    pub format: Option<crate::watch::OutputFormat>,
     pub concurrency: Option<usize>,
     #[serde(default, deserialize_with = "crate::units::de::opt_duration")]
     pub visibility: Option<Duration>,

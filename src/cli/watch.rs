@@ -62,6 +62,10 @@ pub struct WatchArgs {
     /// Write findings (JSON Lines) to this file instead of standard output ("-": stdout).
     #[arg(short, long, env = "TRAILWATCH_OUTPUT", value_name = "FILE")]
     pub output: Option<String>,
+    /// What each output line is: a trailwatch finding, or an OCSF Detection Finding
+    /// [default: jsonl].
+    #[arg(long, env = "TRAILWATCH_FORMAT", value_enum, value_name = "FORMAT")]
+    pub format: Option<watch::OutputFormat>,
     /// AWS profile.
     #[arg(long, env = "TRAILWATCH_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
@@ -260,6 +264,10 @@ pub fn resolve(args: &WatchArgs) -> Result<Resolved> {
         )?,
         on_missing,
         output,
+        output_format: args
+            .format
+            .or(file.watch.format)
+            .unwrap_or(watch::OutputFormat::Jsonl),
         alerts: file.alerts(),
         status_every: pick_duration(
             &args.status_every,
@@ -417,6 +425,7 @@ pub fn check(args: WatchArgs) -> Result<ExitCode> {
         "routes": resolved.file.routes,
         "alerts": {"default": resolved.file.alerts.default, "max_age": human(s.alerts.max_age)},
         "watch": {"output": match &s.output { Output::Stdout => "-".to_string(), Output::File(p) => p.display().to_string() },
+                  "format": format!("{:?}", s.output_format).to_lowercase(),
                   "concurrency": s.concurrency, "visibility": human(s.visibility),
                   "poison_backoff": human(s.poison_backoff),
                   "on_missing": format!("{:?}", s.on_missing).to_lowercase(),

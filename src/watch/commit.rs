@@ -37,15 +37,46 @@ impl Output {
     }
 }
 
+/// What `watch` writes per finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// trailwatch's finding (the keys of `scan --format jsonl`).
+    Jsonl,
+    /// An OCSF Detection Finding (as `scan --format ocsf`).
+    Ocsf,
+}
+
 /// Writes what the outbox holds for the output: standard output, or an exactly-once
 /// [`JsonlFile`].
 struct Writer {
     sink: String,
     file: Option<JsonlFile>,
+    format: OutputFormat,
+}
+
+/// One output line for a stored finding body.
+fn line(format: OutputFormat, body: &str) -> String {
+    match format {
+        OutputFormat::Jsonl => body.to_string(),
+        OutputFormat::Ocsf => match serde_json::from_str::<crate::finding::Finding>(body) {
+            Ok(f) => {
+                let now = jiff::Timestamp::now().as_millisecond();
+                crate::output::ocsf::detection_finding(&f, now).to_string()
+            }
+            Err(e) => {
+                // Never silently dropped: written as stored, and named.
+                tracing::error!(
+                    "a stored finding could not be read for OCSF ({e}); written as stored"
+                );
+                body.to_string()
+            }
+        },
+    }
 }
 
 impl Writer {
-    fn open(output: &Output, store: &mut Store) -> anyhow::Result<Writer> {
+    fn open(output: &Output, format: OutputFormat, store: &mut Store) -> anyhow::Result<Writer> {
         let sink = output.sink();
         let file = match output {
             Output::Stdout => None,
@@ -61,7 +92,7 @@ impl Writer {
                 Some(file)
             }
         };
-        Ok(Writer { sink, file })
+        Ok(Writer { sink, file, format })
     }
 
     /// Writes everything waiting in the outbox for this output.
@@ -74,7 +105,7 @@ impl Writer {
             }
             let mut text = String::new();
             for p in &batch {
-                text.push_str(&p.body);
+                text.push_str(&line(self.format, &p.body));
                 text.push('\n');
             }
             let ids: Vec<i64> = batch.iter().map(|p| p.finding_id).collect();
@@ -104,7 +135,8 @@ pub(super) fn start(
             .store
             .lock()
             .map_err(|_| anyhow::anyhow!("state store lock poisoned"))?;
-        let writer = Writer::open(&shared.settings.output, &mut store)?;
+        let settings = &shared.settings;
+        let writer = Writer::open(&settings.output, settings.output_format, &mut store)?;
         let mut noise = Noise::new(true);
         if let Some(bytes) = store.noise()?
             && !noise.restore(&bytes)

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 
-pub use commit::Output;
+pub use commit::{Output, OutputFormat};
 pub use endpoints::ListenError;
 use health::Health;
 
@@ -61,6 +61,8 @@ pub struct Settings {
     /// What to do with a notification for an object that no longer exists.
     pub on_missing: OnMissing,
     pub output: Output,
+    /// What the output's lines are: trailwatch findings, or OCSF Detection Findings.
+    pub output_format: OutputFormat,
     /// Alert sinks and routes (empty: findings go to the output only).
     pub alerts: crate::alert::config::Alerts,
     pub status_every: Duration,

@@ -129,3 +129,54 @@ fn ocsf_output_validates_against_the_published_schema() {
     let errors = validate(&python, &[broken.to_string(), bad_severity.to_string()]);
     assert!(errors.iter().all(|e| !e.is_empty()), "{errors:?}");
 }
+
+#[test]
+fn watch_writes_ocsf_too() {
+    let Some(python) = gate(&TEST_PYTHON) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("in");
+    write(
+        &inbox,
+        "a.json",
+        &delivery_json(&[create_user("w-1"), create_user("w-2")]),
+    );
+    let out = dir.path().join("out.jsonl");
+    let run = Command::new(crate::support::bin())
+        .args([
+            "watch",
+            "--dir",
+            inbox.to_str().unwrap(),
+            "--packs",
+            "guide",
+        ])
+        .args(["--state", dir.path().join("s.db").to_str().unwrap()])
+        .args(["--output", out.to_str().unwrap(), "--format", "ocsf"])
+        .args(["--idle-exit", "2s"])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let lines: Vec<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for (line, errs) in lines.iter().zip(validate(&python, &lines)) {
+        assert!(errs.is_empty(), "{errs:?}\n{line}");
+    }
+    let ids: Vec<Value> = lines
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["finding_info"]["related_events"][0]["uid"]
+                .clone()
+        })
+        .collect();
+    assert_eq!(ids, ["w-1", "w-2"]);
+}
