@@ -13,7 +13,7 @@
 //! - [`aws`]: AWS client set-up shared by every AWS caller.
 //! - [`scan`]: the parallel pipeline that turns input bytes into findings, the S3 scan, and the
 //!   end-of-run summary.
-//! - [`output`]: the scan output formats (table, JSON Lines, JSON, CSV) and the exactly-once
+//! - [`output`]: the output formats (table, JSON Lines, JSON, CSV, OCSF) and the exactly-once
 //!   JSON Lines file of `watch --output` and the alert `file` sink.
 //! - [`alert`]: routes, alert sinks and outbox delivery.
 //! - [`metrics`]: the watcher's Prometheus metrics (counted by the stages, served by `watch`).

@@ -1,5 +1,5 @@
-//! Alerts: delivering findings to people and systems (Slack, webhooks, SNS, email, files), with
-//! routing, rate limits and guaranteed delivery through the state store's outbox.
+//! Alerts: delivering findings to people and systems (Slack, webhooks, SNS, Security Hub, email,
+//! files), with routing, rate limits and guaranteed delivery through the state store's outbox.
 //!
 //! - [`config`]: the `[sinks.NAME]`, `[[routes]]` and `[alerts]` sections, checked and resolved.
 //! - [`route`]: which sinks a finding goes to.
