@@ -113,7 +113,7 @@ impl Metrics {
         r.register("records", "CloudTrail records read", m.records.clone());
         r.register(
             "findings",
-            "New findings recorded, by severity and rule",
+            "New findings recorded, by rule and that rule's severity (a finding counts once for each of its rules)",
             m.findings.clone(),
         );
         r.register(

@@ -229,7 +229,14 @@ pub(super) fn start(
                     m.records(report.records);
                     m.repeated(repeated);
                     for f in fresh.iter().filter_map(|&i| report.findings.get(i)) {
-                        m.finding(f.severity.as_str(), &f.rule_id);
+                        // A finding is an event: it counts once for each of its rules, at that
+                        // rule's severity.
+                        if f.rules.is_empty() {
+                            m.finding(f.severity.as_str(), &f.rule_id);
+                        }
+                        for r in &f.rules {
+                            m.finding(r.severity.as_str(), &r.id);
+                        }
                     }
                     if report.error.is_some() {
                         m.parse_error(false);

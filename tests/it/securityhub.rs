@@ -160,10 +160,10 @@ fn answer(ok: usize, failed: &[&str]) -> Reply {
 #[test]
 fn imports_are_batched_retried_and_refusals_dead_lettered() {
     let dir = tempfile::tempdir().unwrap();
-    // The finding of event `r-7` is refused at the second request.
+    // The finding of event `r-7` (its identity is the event) is refused at the second request.
     let refused = {
         use sha2::Digest;
-        let digest = sha2::Sha256::digest("guide.iam.CreateUser\u{1f}r-7".as_bytes());
+        let digest = sha2::Sha256::digest("event\u{1f}r-7".as_bytes());
         format!("tw-{}", hex::encode(&digest[..16]))
     };
     let hub = Server::start(
