@@ -74,6 +74,18 @@ def main():
                         if f["severity"] in ("high", "critical") and f.get("event_id") in background}
                 row.append(f"{len(loud)} of {len(background)} ({100 * len(loud) / len(background):.2f}%)")
             print("| " + " | ".join(row) + " |")
+            if background:
+                # The same counts over the background records only (findings that point at one).
+                mine = [f for f in findings if f.get("event_id") in background]
+                mine_events = [f for f in mine if not (f.get("aggregate") or f.get("group") is not None)]
+                sev = Counter(f["severity"] for f in mine)
+                mine_ids = {f.get("event_id") for f in mine_events}
+                n = len(background)
+                row = [corpus + " (background)", name, str(n), str(len(mine)),
+                       *(f"{sev[s] * 10000 / n:.1f}" for s in SEVERITIES), str(len(mine_ids)),
+                       f"{len(mine_events) / len(mine_ids):.2f}" if mine_ids else "–",
+                       str(len(mine) - len(mine_events)), ""]
+                print("| " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":
