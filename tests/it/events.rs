@@ -237,3 +237,43 @@ fn service_selects_events_by_their_event_source_or_catalog_service() {
     let ssh = all.iter().find(|x| x["event_id"] == "ev-ssh").unwrap();
     assert_eq!(ssh["severity"], "high", "{ssh}");
 }
+
+#[test]
+fn one_terraform_plan_reading_secrets_is_no_bulk_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let reads = |ua: &str, who: &str| -> Vec<Value> {
+        (0..8)
+            .map(|i| {
+                let mut r = event(
+                    "secretsmanager.amazonaws.com",
+                    "GetSecretValue",
+                    &format!("{who}-{i}"),
+                );
+                r["userAgent"] = json!(ua);
+                r["userIdentity"]["arn"] = json!(format!("arn:aws:iam::111122223333:user/{who}"));
+                r["eventTime"] = json!(format!("2026-11-20T09:00:0{i}Z"));
+                r["readOnly"] = json!(true);
+                r["requestParameters"] = json!({"secretId": format!("app/secret-{i}")});
+                r
+            })
+            .collect()
+    };
+    let mut records = reads(
+        "APN/1.0 HashiCorp/1.0 Terraform/1.6.6 (+https://www.terraform.io) terraform-provider-aws/5.31.0 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go/1.49.13",
+        "ci",
+    );
+    records.extend(reads(
+        "aws-cli/2.15.0 Python/3.11.6 Linux/6.5 exe/x86_64",
+        "mallory",
+    ));
+    let body = serde_json::to_vec(&json!({ "Records": records })).unwrap();
+    let f = write(dir.path(), "reads.json", &body);
+    let (_, found, _) = scan_with_summary(&[f.to_str().unwrap(), "-q"]);
+    let bursts: Vec<&Value> = found
+        .iter()
+        .filter(|x| x["rule_id"] == "baseline.secrets-bulk-read")
+        .collect();
+    assert_eq!(bursts.len(), 1, "{found:#?}");
+    assert_eq!(bursts[0]["aggregate"], true);
+    assert_eq!(bursts[0]["actor"], "arn:aws:iam::111122223333:user/mallory");
+}
