@@ -41,16 +41,10 @@ pub fn acquire(db: &Path) -> Result<Lock, StateError> {
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = holder.trim();
             return Err(StateError::Locked {
                 path: db.display().to_string(),
-                holder: if holder.is_empty() {
-                    "another process (it has not yet written its name)".into()
-                } else {
-                    holder.to_string()
-                },
+                holder: read_holder(&mut file)
+                    .unwrap_or_else(|| "another process (it has not yet written its name)".into()),
             });
         }
         Err(TryLockError::Error(e)) => return Err(io(e)),
@@ -68,6 +62,27 @@ pub fn acquire(db: &Path) -> Result<Lock, StateError> {
     file.write_all(me.as_bytes()).map_err(io)?;
     file.flush().map_err(io)?;
     Ok(Lock { _file: file })
+}
+
+/// The holder's name from the lock file. The holder writes it just after taking the lock, so a
+/// second watcher started at the same moment can find the file still empty (or just truncated):
+/// it looks again for up to a second before giving up on the name.
+fn read_holder(file: &mut File) -> Option<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        let mut holder = String::new();
+        if file.rewind().is_ok() && file.read_to_string(&mut holder).is_ok() {
+            // A complete name ends with the newline written last.
+            if holder.ends_with('\n') && !holder.trim().is_empty() {
+                return Some(holder.trim().to_string());
+            }
+        }
+        if std::time::Instant::now() >= deadline {
+            let holder = holder.trim();
+            return (!holder.is_empty()).then(|| holder.to_string());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 fn hostname() -> Option<String> {
