@@ -8,6 +8,7 @@
 
 pub mod attack;
 pub mod cond;
+pub mod expr;
 pub mod lower;
 pub mod packs;
 pub mod path;
