@@ -13,6 +13,7 @@
 //! - [`aws`]: AWS client set-up shared by every AWS caller.
 //! - [`scan`]: the parallel pipeline that turns input bytes into findings, the S3 scan, and the
 //!   end-of-run summary.
+//! - [`search`]: `trailwatch search`, every event that passes a filter, on the scan pipeline.
 //! - [`output`]: the output formats (table, JSON Lines, JSON, CSV, OCSF) and the exactly-once
 //!   JSON Lines file of `watch --output` and the alert `file` sink.
 //! - [`alert`]: routes, alert sinks and outbox delivery.
@@ -32,6 +33,7 @@ pub mod config;
 pub mod metrics;
 pub mod output;
 pub mod scan;
+pub mod search;
 pub(crate) mod setup;
 pub mod source;
 pub(crate) mod state;

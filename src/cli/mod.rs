@@ -6,6 +6,7 @@ mod catalog;
 mod rules;
 mod ruleset;
 mod scan;
+mod search;
 mod state;
 mod verify;
 mod watch;
@@ -26,6 +27,8 @@ pub struct Cli {
 enum Command {
     /// Scan CloudTrail logs (files and directories) and report the notable events found.
     Scan(Box<scan::ScanArgs>),
+    /// Find every event (not only findings) matching filters on any field, in time order.
+    Search(Box<search::SearchArgs>),
     /// List the built-in catalog of notable events.
     Catalog(catalog::CatalogArgs),
     /// Explain one event of the catalog in full.
@@ -93,6 +96,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => scan::run(*args),
+        Command::Search(args) => search::run(*args),
         Command::Catalog(args) => catalog::list(args),
         Command::Explain(args) => catalog::explain(args),
         Command::Rules(cmd) => rules::run(cmd),

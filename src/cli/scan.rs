@@ -290,7 +290,7 @@ fn build_filter(args: &ScanArgs, catalog: &Catalog) -> Result<Filter> {
     Ok(filter.with_services(&args.service, catalog))
 }
 
-fn print_problems(report: &Report) {
+pub(super) fn print_problems(report: &Report) {
     if let Some(e) = &report.error {
         eprintln!("trailwatch: error: {}: {e}", report.name);
     }

@@ -3,6 +3,7 @@
 //! ([`JsonlFile`]) behind `watch --output` and the alert `file` sink. [`ocsf`] maps a finding to
 //! an OCSF Detection Finding (`--format ocsf`).
 
+pub mod events;
 mod jsonl_file;
 pub mod ocsf;
 mod table;

@@ -103,6 +103,61 @@ fn fit(s: &str, width: usize) -> String {
     format!("{start}…{end}")
 }
 
+/// Pads or cuts `s` to exactly `width` characters. An ARN loses its `arn:partition:service:region:`
+/// start first and then the middle of its resource, so the account and the name stay; other
+/// text loses its middle.
+pub(super) fn fit_width(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return format!("{s:<width$}");
+    }
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    if parts.len() == 6 && parts[0] == "arn" {
+        let (account, resource) = (parts[4], parts[5]);
+        let short = if account.is_empty() {
+            resource.to_string()
+        } else {
+            format!("{account}:{resource}")
+        };
+        let n = short.chars().count();
+        if n <= width {
+            return format!("{short:<width$}");
+        }
+        let keep = account.chars().count() + 2;
+        if !account.is_empty() && width > keep + 4 {
+            let tail = width - keep;
+            let end: String = resource.chars().skip(resource.chars().count() - tail).collect();
+            return format!("{account}:…{end}");
+        }
+    }
+    fit(s, width)
+}
+
+/// Control characters and escape sequences in record values written visibly (`\u{1b}`), so
+/// a record cannot move the cursor or recolour the terminal.
+pub(super) fn escape(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// The terminal's width: `COLUMNS` when set, else the terminal standard output is (ioctl),
+/// else none (no limit, as when piped).
+pub(crate) fn terminal_width() -> Option<usize> {
+    if let Some(n) = std::env::var("COLUMNS").ok().and_then(|v| v.trim().parse().ok()) {
+        return Some(n).filter(|n: &usize| *n > 0);
+    }
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
+}
+
 fn paint(text: &str, severity: Severity) -> String {
     match severity {
         Severity::Critical => text.on_red().white().bold().to_string(),
@@ -116,6 +171,24 @@ fn paint(text: &str, severity: Severity) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arns_keep_account_and_name() {
+        let arn = "arn:aws:sts::111122223333:assumed-role/DeployRole/session-name";
+        assert_eq!(fit_width(arn, 70).trim_end(), arn);
+        let cut = fit_width(arn, 40);
+        assert_eq!(cut, "111122223333:…le/DeployRole/session-name");
+        assert_eq!(cut.chars().count(), 40);
+        let cut = fit_width(arn, 30);
+        assert!(cut.starts_with("111122223333:…") && cut.ends_with("session-name"), "{cut}");
+        assert_eq!(cut.chars().count(), 30);
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\u{a}");
+        assert_eq!(escape("plain"), "plain");
+    }
 
     #[test]
     fn fit_pads_and_elides() {

@@ -168,6 +168,32 @@ pub(crate) fn scan_blob(
     })
 }
 
+/// Reads one local file with this thread's buffers (decompressing it) and hands its bytes, or
+/// the reason it could not be read, to `f` (for front ends other than `scan`, such as `search`).
+pub(crate) fn with_file<R>(
+    path: &std::path::Path,
+    opts: &Options,
+    f: impl FnOnce(Result<&[u8], String>) -> R,
+) -> R {
+    READER.with_borrow_mut(|reader| match reader.read(path, opts.max_size) {
+        Ok(buf) => f(Ok(buf)),
+        Err(e) => f(Err(input_reason(&e))),
+    })
+}
+
+/// [`with_file`] for bytes already in memory (standard input), named `name`.
+pub(crate) fn with_blob<R>(
+    name: &str,
+    bytes: &[u8],
+    opts: &Options,
+    f: impl FnOnce(Result<&[u8], String>) -> R,
+) -> R {
+    READER.with_borrow_mut(|reader| match reader.decode(name, bytes, opts.max_size) {
+        Ok(buf) => f(Ok(buf)),
+        Err(e) => f(Err(input_reason(&e))),
+    })
+}
+
 /// The reason part of an input error (the path is shown separately).
 fn input_reason(e: &InputError) -> String {
     match e {
@@ -238,13 +264,13 @@ thread_local! {
 
 /// Turns byte offsets into line numbers, counting forward from the last answer.
 #[derive(Default)]
-struct LineCounter {
+pub(crate) struct LineCounter {
     offset: usize,
     line: usize,
 }
 
 impl LineCounter {
-    fn line_at(&mut self, buf: &[u8], offset: usize) -> usize {
+    pub(crate) fn line_at(&mut self, buf: &[u8], offset: usize) -> usize {
         if offset < self.offset {
             *self = LineCounter::default();
         }

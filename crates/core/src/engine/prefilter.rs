@@ -182,6 +182,21 @@ impl Prefilter {
         p
     }
 
+    /// A prefilter for a search: a record is a candidate when its text holds one of the
+    /// literals the condition requires (every record when it requires none).
+    pub fn for_cond(cond: &crate::rules::Cond) -> Prefilter {
+        let Some(needles) = cond.needles() else {
+            return Prefilter::everything();
+        };
+        match Literals::build(needles.exact, needles.nocase) {
+            Some(lits) if !lits.is_empty() => Prefilter {
+                bucket_literals: lits,
+                ..Prefilter::new([])
+            },
+            _ => Prefilter::everything(),
+        }
+    }
+
     /// A prefilter that lets every record through.
     pub fn everything() -> Prefilter {
         Prefilter {
