@@ -78,7 +78,13 @@ pub struct SearchArgs {
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
     /// Colour (the table has none yet; accepted for symmetry with scan).
-    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN", hide = true)]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN",
+        hide = true
+    )]
     color: ColorChoice,
     /// Do not print the summary.
     #[arg(short, long)]
@@ -102,7 +108,10 @@ fn conditions(args: &SearchArgs) -> Result<Vec<Cond>, UsageError> {
         conds.push(expr::parse(w).map_err(|e| UsageError(e.to_string()))?);
     }
     if !args.actor.is_empty() {
-        let any = args.actor.iter().map(|a| expr::actor(a).map_err(|e| bad("--actor", e)));
+        let any = args
+            .actor
+            .iter()
+            .map(|a| expr::actor(a).map_err(|e| bad("--actor", e)));
         conds.push(Cond::any(any.collect::<Result<_, _>>()?));
     }
     if !args.access_key.is_empty() {
@@ -183,7 +192,8 @@ pub fn run(args: SearchArgs) -> Result<ExitCode> {
     let catalog = Catalog::builtin().context("loading the built-in catalog")?;
     let loaded = RuleSet::load(&catalog, &args.rules.sources(), packs::DEFAULT).map_err(usage)?;
     let rule_errors = report(&loaded.errors);
-    let engine = setup_engine::build(&catalog, loaded.rules, EngineOptions::new()).map_err(usage)?;
+    let engine =
+        setup_engine::build(&catalog, loaded.rules, EngineOptions::new()).map_err(usage)?;
     if let Some(n) = args.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
@@ -256,7 +266,10 @@ pub fn run(args: SearchArgs) -> Result<ExitCode> {
     }
     writer.finish().context("writing results")?;
     if !args.quiet {
-        eprint!("{}", render(&summary, &tally, matched, &args, started.elapsed()));
+        eprint!(
+            "{}",
+            render(&summary, &tally, matched, &args, started.elapsed())
+        );
     }
     Ok(if rule_errors {
         ExitCode::from(2)

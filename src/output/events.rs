@@ -9,7 +9,7 @@ use super::defuse;
 use super::table::{escape, fit_width, terminal_width};
 use crate::search::fields::{Field, Named};
 use crate::search::{Hit, Tag};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::io::{self, Write};
 
 /// How search results are written.
@@ -49,19 +49,19 @@ impl<'w> EventWriter<'w> {
         self.written += 1;
         match self.format {
             EventFormat::Raw => {
-                self.out.write_all(hit.raw.as_deref().unwrap_or("{}").as_bytes())?;
+                self.out
+                    .write_all(hit.raw.as_deref().unwrap_or("{}").as_bytes())?;
                 self.out.write_all(b"\n")
             }
             EventFormat::Jsonl => {
                 let obj = self.object(hit);
-                serde_json::to_writer(&mut self.out, &obj)?;
-                self.out.write_all(b"\n")
+                writeln!(self.out, "{obj}")
             }
             EventFormat::Json => {
                 let obj = self.object(hit);
-                self.out.write_all(if first { b"[\n  " } else { b",\n  " })?;
-                serde_json::to_writer(&mut self.out, &obj)?;
-                Ok(())
+                self.out
+                    .write_all(if first { b"[\n  " } else { b",\n  " })?;
+                self.out.write_all(obj.as_bytes())
             }
             EventFormat::Csv => {
                 if first {
@@ -96,8 +96,11 @@ impl<'w> EventWriter<'w> {
             }
             EventFormat::Csv if self.written == 0 => self.csv_header()?,
             EventFormat::Table if !self.rows.is_empty() => {
-                let header: Vec<String> =
-                    self.fields.iter().map(|f| f.name().to_uppercase()).collect();
+                let header: Vec<String> = self
+                    .fields
+                    .iter()
+                    .map(|f| f.name().to_uppercase())
+                    .collect();
                 let rows = std::mem::take(&mut self.rows);
                 write_table(&mut self.out, &header, &rows, terminal_width())?;
             }
@@ -106,8 +109,9 @@ impl<'w> EventWriter<'w> {
         self.out.flush()
     }
 
-    fn object(&self, hit: &Hit) -> Value {
-        let mut obj = Map::new();
+    /// The hit as a JSON object, its keys in the order of the columns.
+    fn object(&self, hit: &Hit) -> String {
+        let mut obj = Vec::new();
         for (field, cell) in self.fields.iter().zip(&hit.cells) {
             let value = match field {
                 Field::Named(Named::Findings) => Value::Array(
@@ -118,9 +122,9 @@ impl<'w> EventWriter<'w> {
                 ),
                 _ => cell.clone().map_or(Value::Null, Value::String),
             };
-            obj.insert(field.name(), value);
+            obj.push(format!("{}:{value}", Value::String(field.name())));
         }
-        Value::Object(obj)
+        format!("{{{}}}", obj.join(","))
     }
 
     fn texts(&self, hit: &Hit) -> Vec<String> {

@@ -125,7 +125,10 @@ pub(super) fn fit_width(s: &str, width: usize) -> String {
         let keep = account.chars().count() + 2;
         if !account.is_empty() && width > keep + 4 {
             let tail = width - keep;
-            let end: String = resource.chars().skip(resource.chars().count() - tail).collect();
+            let end: String = resource
+                .chars()
+                .skip(resource.chars().count() - tail)
+                .collect();
             return format!("{account}:…{end}");
         }
     }
@@ -152,7 +155,10 @@ pub(super) fn escape(s: &str) -> String {
 /// The terminal's width: `COLUMNS` when set, else the terminal standard output is (ioctl),
 /// else none (no limit, as when piped).
 pub(crate) fn terminal_width() -> Option<usize> {
-    if let Some(n) = std::env::var("COLUMNS").ok().and_then(|v| v.trim().parse().ok()) {
+    if let Some(n) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+    {
         return Some(n).filter(|n: &usize| *n > 0);
     }
     terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
@@ -180,7 +186,10 @@ mod tests {
         assert_eq!(cut, "111122223333:…le/DeployRole/session-name");
         assert_eq!(cut.chars().count(), 40);
         let cut = fit_width(arn, 30);
-        assert!(cut.starts_with("111122223333:…") && cut.ends_with("session-name"), "{cut}");
+        assert!(
+            cut.starts_with("111122223333:…") && cut.ends_with("session-name"),
+            "{cut}"
+        );
         assert_eq!(cut.chars().count(), 30);
     }
 

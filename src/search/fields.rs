@@ -64,9 +64,12 @@ impl Field {
         if let Some((_, n)) = NAMES.iter().find(|(name, _)| *name == text) {
             return Ok(Field::Named(*n));
         }
-        FieldPath::parse(text)
-            .map(Field::Path)
-            .map_err(|e| format!("--fields: '{text}' is neither a column ({}) nor a field path: {e}", names()))
+        FieldPath::parse(text).map(Field::Path).map_err(|e| {
+            format!(
+                "--fields: '{text}' is neither a column ({}) nor a field path: {e}",
+                names()
+            )
+        })
     }
 
     /// A comma-separated list.

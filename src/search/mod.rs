@@ -257,7 +257,11 @@ fn visit(
                 .collect();
             out.hits.push(Hit {
                 time,
-                cells: query.fields.iter().map(|f| f.cell(&record, &location)).collect(),
+                cells: query
+                    .fields
+                    .iter()
+                    .map(|f| f.cell(&record, &location))
+                    .collect(),
                 raw: query
                     .raw
                     .then(|| sonic_rs::to_string(record.value()).unwrap_or_default()),

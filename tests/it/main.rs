@@ -31,6 +31,8 @@ mod ocsf;
 mod ops;
 /// Rules: YAML front end, packs, noise control, coverage on real attack data.
 mod rules;
+/// `search`: every event matching filters, through the CLI.
+mod search;
 /// The `securityhub` sink against moto's Security Hub and a local receiver.
 mod securityhub;
 /// Container shapes and bad inputs, through the CLI.

@@ -136,7 +136,10 @@ pub fn parse(expr: &str) -> Result<Cond, ExprError> {
         "cidr" => field(Test::Cidr(
             values(false)?
                 .iter()
-                .map(|c| c.parse().map_err(|_| err(rest_at, format!("bad CIDR '{c}'"))))
+                .map(|c| {
+                    c.parse()
+                        .map_err(|_| err(rest_at, format!("bad CIDR '{c}'")))
+                })
                 .collect::<Result<_, _>>()?,
         )),
         ">" | ">=" | "<" | "<=" => {

@@ -77,10 +77,15 @@ fn short_forms() {
     assert!(cond_holds(&actor("ALICE").unwrap()));
     assert!(cond_holds(&actor("*role/deploy").unwrap()));
     assert!(!cond_holds(&actor("bob").unwrap()));
-    assert!(cond_holds(&access_key(&["AKIAOTHER".into(), "ASIAEXAMPLE1".into()])));
+    assert!(cond_holds(&access_key(&[
+        "AKIAOTHER".into(),
+        "ASIAEXAMPLE1".into()
+    ])));
     assert!(!cond_holds(&access_key(&["ASIAEXAMPLE".into()])));
     assert!(cond_holds(&source_ip(&["203.0.113.7".into()]).unwrap()));
-    assert!(cond_holds(&source_ip(&["10.0.0.1".into(), "203.0.113.0/28".into()]).unwrap()));
+    assert!(cond_holds(
+        &source_ip(&["10.0.0.1".into(), "203.0.113.0/28".into()]).unwrap()
+    ));
     assert!(!cond_holds(&source_ip(&["203.0.113.8".into()]).unwrap()));
     assert!(source_ip(&["300.1.1.1/8".into()]).is_err());
     assert!(cond_holds(&event(&["GetSecret*".into()]).unwrap()));
@@ -92,10 +97,17 @@ fn short_forms() {
 
 #[test]
 fn literal_filters_yield_prefilter_literals() {
-    let n = parse("userIdentity.accessKeyId = AKIA1234567890").unwrap().needles();
+    let n = parse("userIdentity.accessKeyId = AKIA1234567890")
+        .unwrap()
+        .needles();
     assert_eq!(n.unwrap().exact, vec!["AKIA1234567890".to_string()]);
     assert!(actor("alice").unwrap().needles().is_some());
-    assert!(parse("sourceIPAddress cidr 10.0.0.0/8").unwrap().needles().is_none());
+    assert!(
+        parse("sourceIPAddress cidr 10.0.0.0/8")
+            .unwrap()
+            .needles()
+            .is_none()
+    );
     assert!(parse("not errorCode exists").unwrap().needles().is_none());
 }
 
@@ -125,6 +137,10 @@ fn bad_expressions_point_at_the_problem() {
         // The rendering shows the expression and a caret under the problem.
         let shown = e.to_string();
         let caret = shown.lines().last().unwrap();
-        assert_eq!(caret.find('^').unwrap(), 2 + expr[..at].chars().count(), "{shown}");
+        assert_eq!(
+            caret.find('^').unwrap(),
+            2 + expr[..at].chars().count(),
+            "{shown}"
+        );
     }
 }
