@@ -12,6 +12,8 @@ Modes (combine freely; none given means --peers without the venv tools):
     scripts/bench.py --rules --fetch-sigma      # download SigmaHQ release SIGMA_TAG (never committed)
     scripts/bench.py --sizes         # input-size scaling: one 1 GB JSON Lines file, one 500 MB
                                      # Records file, 100k tiny files, 300 vs 2000 files
+    scripts/bench.py --search        # `trailwatch search` (access key, source IP, actor, a --where
+                                     # glob, --error, and a cidr with no literal) against a default scan
     scripts/bench.py --rounds 3 --corpus DIR --skip-build
     scripts/bench.py --peers --only-trailwatch --against OLD_BINARY   # a build against another
 
@@ -210,6 +212,31 @@ def peers(ctx, with_venv):
     interleave("Peers", tools, ctx["rounds"], tools[0][0], floor, pairs)
 
 
+def search(ctx):
+    """`trailwatch search` against a default scan on the same corpus: literal filters (the
+    prefilter skips records without the literal) and one without (every record parsed)."""
+    tw, corpus, work = ctx["tw"], ctx["corpus"], ctx["work"]
+    first = (work / "files").read_text().split("\n")[0]
+    with gzip.open(first) as f:
+        records = json.load(f)["Records"]
+    ident = next(r for r in records if r.get("userIdentity", {}).get("accessKeyId"))
+    key = ident["userIdentity"]["accessKeyId"]
+    ip = ident["sourceIPAddress"]
+    name = ident["userIdentity"].get("arn", "x/unknown").rsplit("/", 1)[-1]
+    count = "-q 2>/dev/null | wc -l"
+    tools = [
+        ("trailwatch scan (default: every pack)", f"{tw} scan {corpus} --format jsonl {count}"),
+        (f"search --access-key {key}", f"{tw} search {corpus} --access-key {key} {count}"),
+        (f"search --source-ip {ip}", f"{tw} search {corpus} --source-ip {ip} {count}"),
+        (f"search --actor {name}", f"{tw} search {corpus} --actor {name} {count}"),
+        (f"search --where 'userIdentity.arn glob *{name}'", f"{tw} search {corpus} --where 'userIdentity.arn glob *{name}' {count}"),
+        ("search --error (literal: errorCode)", f"{tw} search {corpus} --error --sort input {count}"),
+        ("search --where 'sourceIPAddress cidr 10.0.0.0/8' (no literal: every record parsed)",
+         f"{tw} search {corpus} --where 'sourceIPAddress cidr 10.0.0.0/8' --sort input {count}"),
+    ]
+    interleave("Search", tools, ctx["rounds"], tools[0][0])
+
+
 def generated_rules(pairs, n, path):
     """n YAML rules in the mix that stresses the engine: 90% on an exact (eventSource,
     eventName) pair with a CIDR condition, 9% on a name glob with a condition on the identity
@@ -337,6 +364,7 @@ def main():
     ap.add_argument("--rules", action="store_true", help="rule-count scaling")
     ap.add_argument("--sigma", type=Path, help="SigmaHQ checkout or folder of .yml for --rules")
     ap.add_argument("--fetch-sigma", action="store_true", help=f"download SigmaHQ {SIGMA_TAG} for --rules")
+    ap.add_argument("--search", action="store_true", help="trailwatch search against a default scan")
     ap.add_argument("--sizes", action="store_true", help="input-size scaling (needs ~2.5 GB in target/)")
     ap.add_argument("--sizes-scale", type=float, default=1.0, help="scale the --sizes inputs (1.0: 1 GB, 500 MB, 100k files)")
     ap.add_argument("--skip-build", action="store_true")
@@ -373,7 +401,9 @@ def main():
     }
     print(f"{len(files)} files in {corpus}", file=sys.stderr)
     try:
-        if args.peers or not (args.rules or args.sizes):
+        if args.search:
+            search(ctx)
+        if args.peers or not (args.rules or args.sizes or args.search):
             peers(ctx, with_venv=args.peers)
         if args.rules:
             rules(ctx, args)
