@@ -26,7 +26,8 @@ const BAD_RECORDS_SHOWN: usize = 5;
 
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
-    /// Files, directories (read recursively) and s3://bucket[/prefix] URLs. Any mix of S3
+    /// Files, directories (read recursively), s3://bucket[/prefix] URLs and `-` (standard
+    /// input). Any mix of S3
     /// delivery files (.json.gz), JSON, JSON Lines, EventBridge envelopes and LookupEvents output.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
@@ -42,7 +43,8 @@ pub struct ScanArgs {
     /// Output format [default: table on a terminal, jsonl otherwise].
     #[arg(short, long, value_enum)]
     format: Option<Format>,
-    /// Write findings to this file instead of standard output.
+    /// Write findings to this file instead of standard output; .csv, .json, .jsonl choose the
+    /// format.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Only events of these services: catalog slugs (`trailwatch catalog`) or eventSource prefixes
@@ -136,6 +138,13 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         .cloned()
         .partition(|p| p.to_str().is_some_and(|s| s.starts_with("s3://")));
     let urls: Vec<String> = urls.iter().map(|p| p.display().to_string()).collect();
+    let (stdin, paths): (Vec<PathBuf>, Vec<PathBuf>) =
+        paths.into_iter().partition(|p| p.as_os_str() == "-");
+    let stdin = match stdin.len() {
+        0 => None,
+        1 => Some(super::search::read_stdin(args.max_size)?),
+        _ => return Err(super::UsageError("standard input (-) can be named once".into()).into()),
+    };
     let inputs = file::collect(&paths);
     let mut summary = Summary {
         passed_over: inputs.passed_over as u64,
@@ -148,7 +157,11 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     }
 
     let to_terminal = args.output.is_none() && stdout_is_terminal();
-    let format = args.format.unwrap_or(if to_terminal {
+    let inferred = match &args.output {
+        Some(p) if args.format.is_none() => super::search::format_for_path(p)?,
+        _ => None,
+    };
+    let format = args.format.or(inferred).unwrap_or(if to_terminal {
         Format::Table
     } else {
         Format::Jsonl
@@ -171,6 +184,10 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let mut to_alert: Vec<crate::finding::Finding> = Vec::new();
     let mut handle = |report: crate::scan::Report| {
         progress.inc(1);
+        if report.is_foreign() && inputs.walked(&report.name) {
+            summary.not_cloudtrail += 1;
+            return;
+        }
         progress.suspend(|| print_problems(&report));
         summary.add(&report);
         if args.alert && !args.dedup {
@@ -190,6 +207,11 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
             write_error = Some(e);
         }
     };
+    if let Some(bytes) = &stdin {
+        let mut report = scan::scan_blob("(stdin)", bytes, &engine, &filter, &opts);
+        scan::apply_noise(&engine, &mut noise, &mut report);
+        handle(report);
+    }
     scan::run(
         &inputs.files,
         &engine,

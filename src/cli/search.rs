@@ -210,15 +210,9 @@ pub fn run(args: SearchArgs) -> Result<ExitCode> {
         return Err(UsageError("standard input (-) can be named once".into()).into());
     }
     if !stdin.is_empty() {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .lock()
-            .take(args.max_size.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .context("reading standard input")?;
         inputs.push(Input::Bytes {
             name: "(stdin)".into(),
-            bytes,
+            bytes: read_stdin(args.max_size)?,
         });
     }
     let paths: Vec<PathBuf> = paths.into_iter().cloned().collect();
@@ -229,7 +223,7 @@ pub fn run(args: SearchArgs) -> Result<ExitCode> {
         eprintln!("trailwatch: error: {e}");
         summary.bad_inputs += 1;
     }
-    inputs.extend(collected.files.into_iter().map(Input::File));
+    inputs.extend(collected.files.iter().cloned().map(Input::File));
 
     let out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(
@@ -246,6 +240,10 @@ pub fn run(args: SearchArgs) -> Result<ExitCode> {
         max_size: args.max_size,
     };
     search::run(&inputs, &query, &engine, &opts, |r| {
+        if r.report.is_foreign() && collected.walked(&r.report.name) {
+            summary.not_cloudtrail += 1;
+            return;
+        }
         super::scan::print_problems(&r.report);
         summary.add(&r.report);
         tally.add(&r.tally);
@@ -280,6 +278,17 @@ pub fn run(args: SearchArgs) -> Result<ExitCode> {
     })
 }
 
+/// Standard input, up to one byte more than `max` (so a larger input is reported as such).
+pub(super) fn read_stdin(max: u64) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .context("reading standard input")?;
+    Ok(bytes)
+}
+
 fn render(
     s: &Summary,
     tally: &Tally,
@@ -287,8 +296,16 @@ fn render(
     args: &SearchArgs,
     elapsed: std::time::Duration,
 ) -> String {
+    let skipped = if s.not_cloudtrail > 0 {
+        format!(
+            ", {} file(s) are not CloudTrail (skipped)",
+            s.not_cloudtrail
+        )
+    } else {
+        String::new()
+    };
     let mut out = format!(
-        "  inputs      {} read, {} record(s), {} parsed in full\n  matched     {matched}\n",
+        "  inputs      {} read{skipped}, {} record(s), {} parsed in full\n  matched     {matched}\n",
         s.inputs, s.records, s.parsed
     );
     if matched == 0 {

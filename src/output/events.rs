@@ -6,7 +6,7 @@
 //! in JSON, `rule (severity); ...` in CSV and the table.
 
 use super::defuse;
-use super::table::{escape, fit_width, terminal_width};
+use super::table::{escape, terminal_width, write_table};
 use crate::search::fields::{Field, Named};
 use crate::search::{Hit, Tag};
 use serde_json::{Value, json};
@@ -102,7 +102,13 @@ impl<'w> EventWriter<'w> {
                     .map(|f| f.name().to_uppercase())
                     .collect();
                 let rows = std::mem::take(&mut self.rows);
-                write_table(&mut self.out, &header, &rows, terminal_width())?;
+                write_table(
+                    &mut self.out,
+                    &header,
+                    &rows,
+                    terminal_width(),
+                    &|_, _, t| t,
+                )?;
             }
             _ => {}
         }
@@ -144,82 +150,4 @@ fn tags(tags: &[Tag]) -> String {
         .map(|t| format!("{} ({})", t.rule_id, t.severity))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// Writes aligned rows: each column as wide as its widest cell, the widest columns narrowed
-/// (ARNs from the left) until the line fits `width` (when known).
-pub(super) fn write_table(
-    out: &mut dyn Write,
-    header: &[String],
-    rows: &[Vec<String>],
-    width: Option<usize>,
-) -> io::Result<()> {
-    let n = header.len();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    if let Some(total) = width {
-        // Two spaces between columns; narrow the widest column, down to 12, until it fits.
-        let gaps = 2 * n.saturating_sub(1);
-        while widths.iter().sum::<usize>() + gaps > total {
-            let Some((i, w)) = widths.iter().enumerate().max_by_key(|(_, w)| **w) else {
-                break;
-            };
-            if *w <= 12 {
-                break;
-            }
-            let over = widths.iter().sum::<usize>() + gaps - total;
-            let next = widths
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .map(|(_, w)| *w)
-                .max()
-                .unwrap_or(0);
-            widths[i] = w.saturating_sub(over).max(next).max(12).min(w - 1);
-        }
-    }
-    let line = |cells: &[String]| -> String {
-        let mut line = String::new();
-        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-            if i > 0 {
-                line.push_str("  ");
-            }
-            line.push_str(&fit_width(cell, *w));
-        }
-        line.trim_end().to_string()
-    };
-    writeln!(out, "{}", line(header))?;
-    for row in rows {
-        writeln!(out, "{}", line(row))?;
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn columns_fit_the_terminal() {
-        let header = vec!["TIME".to_string(), "ACTOR".to_string()];
-        let rows = vec![vec![
-            "2026-01-01T00:00:00Z".to_string(),
-            "arn:aws:sts::111122223333:assumed-role/Deploy/alice".to_string(),
-        ]];
-        let mut out = Vec::new();
-        write_table(&mut out, &header, &rows, Some(60)).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        for l in text.lines() {
-            assert!(l.chars().count() <= 60, "{l}");
-        }
-        assert!(text.contains("111122223333"), "{text}");
-        assert!(text.contains("Deploy/alice"), "{text}");
-        let mut wide = Vec::new();
-        write_table(&mut wide, &header, &rows, None).unwrap();
-        assert!(String::from_utf8(wide).unwrap().contains(&rows[0][1]));
-    }
 }

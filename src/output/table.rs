@@ -1,5 +1,8 @@
-//! The table format: one aligned line per finding, streamed (column widths are fixed, so the
-//! first line does not wait for the last), with the severity coloured unless colour is off.
+//! The table format: one aligned line per finding, in event-time order, sized to the terminal
+//! (`COLUMNS`, else the terminal's own width; unlimited when piped), with the rule and count
+//! columns, ARNs shortened from the left (account and name kept), control characters in record
+//! values escaped, and the severity coloured unless colour is off. Rows are held until the end,
+//! to sort them and size the columns. [`write_table`] also lays out `search`'s table.
 
 use super::FindingSink;
 use crate::catalog::Severity;
@@ -7,22 +10,24 @@ use crate::finding::Finding;
 use owo_colors::OwoColorize;
 use std::io::{self, Write};
 
-/// Columns: header, width (0 = rest of the line), and how to get the cell.
-const COLUMNS: &[(&str, usize)] = &[
-    ("TIME", 20),
-    ("SEVERITY", 8),
-    ("EVENT", 30),
-    ("ACCOUNT", 12),
-    ("REGION", 14),
-    ("ACTOR", 44),
-    ("SOURCE IP", 15),
-    ("TITLE", 0),
+const HEADER: &[&str] = &[
+    "TIME",
+    "SEVERITY",
+    "RULE",
+    "EVENT",
+    "ACCOUNT",
+    "REGION",
+    "ACTOR",
+    "SOURCE IP",
+    "COUNT",
+    "TITLE",
 ];
 
 pub struct Table<'w> {
     out: Box<dyn Write + 'w>,
     color: bool,
-    header: bool,
+    /// (event time, severity, cells) of each finding so far.
+    rows: Vec<(Option<String>, Severity, Vec<String>)>,
 }
 
 impl<'w> Table<'w> {
@@ -30,37 +35,13 @@ impl<'w> Table<'w> {
         Table {
             out,
             color,
-            header: false,
+            rows: Vec::new(),
         }
-    }
-
-    fn line(&mut self, cells: &[String], severity: Option<Severity>) -> io::Result<()> {
-        let mut line = String::new();
-        for (i, ((_, width), cell)) in COLUMNS.iter().zip(cells).enumerate() {
-            if i > 0 {
-                line.push_str("  ");
-            }
-            let text = if *width == 0 {
-                cell.clone()
-            } else {
-                fit(cell, *width)
-            };
-            match (i, severity, self.color) {
-                (1, Some(sev), true) => line.push_str(&paint(&text, sev)),
-                _ => line.push_str(&text),
-            }
-        }
-        writeln!(self.out, "{}", line.trim_end())
     }
 }
 
 impl FindingSink for Table<'_> {
     fn write(&mut self, f: &Finding) -> io::Result<()> {
-        if !self.header {
-            let names: Vec<String> = COLUMNS.iter().map(|(n, _)| n.to_string()).collect();
-            self.line(&names, None)?;
-            self.header = true;
-        }
         let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
         let mut title = f.title.clone();
         if let Some(code) = &f.error_code {
@@ -71,20 +52,48 @@ impl FindingSink for Table<'_> {
         if !others.is_empty() {
             title.push_str(&format!(" (also {})", others.join(", ")));
         }
+        let rule = match others.len() {
+            0 => f.rule_id.clone(),
+            n => format!("{} +{n}", f.rule_id),
+        };
         let cells = [
             or_dash(&f.event_time),
             f.severity.to_string(),
+            rule,
             or_dash(&f.event_name),
             or_dash(&f.account_id),
             or_dash(&f.region),
             or_dash(&f.actor),
             or_dash(&f.source_ip),
+            f.count.unwrap_or(1).to_string(),
             title,
         ];
-        self.line(&cells, Some(f.severity))
+        let cells = cells.iter().map(|c| escape(c)).collect();
+        self.rows.push((f.event_time.clone(), f.severity, cells));
+        Ok(())
     }
 
     fn finish(&mut self) -> io::Result<()> {
+        let mut rows = std::mem::take(&mut self.rows);
+        // Stable: findings of the same second keep the order they were found in.
+        rows.sort_by(|a, b| (a.0.is_none(), &a.0).cmp(&(b.0.is_none(), &b.0)));
+        if !rows.is_empty() {
+            let header: Vec<String> = HEADER.iter().map(|h| h.to_string()).collect();
+            let severities: Vec<Severity> = rows.iter().map(|r| r.1).collect();
+            let cells: Vec<Vec<String>> = rows.into_iter().map(|r| r.2).collect();
+            let color = self.color;
+            let paint_cell = |row: usize, col: usize, text: String| match (col, color) {
+                (1, true) => paint(&text, severities[row]),
+                _ => text,
+            };
+            write_table(
+                &mut self.out,
+                &header,
+                &cells,
+                terminal_width(),
+                &paint_cell,
+            )?;
+        }
         self.out.flush()
     }
 }
@@ -131,6 +140,12 @@ pub(super) fn fit_width(s: &str, width: usize) -> String {
                 .collect();
             return format!("{account}:…{end}");
         }
+        // Too narrow for the account: the end of the name.
+        let n = resource.chars().count();
+        if width >= 2 && n >= width {
+            let end: String = resource.chars().skip(n + 1 - width).collect();
+            return format!("…{end}");
+        }
     }
     fit(s, width)
 }
@@ -164,6 +179,78 @@ pub(crate) fn terminal_width() -> Option<usize> {
     terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
 }
 
+/// Writes aligned rows: each column as wide as its widest cell, the widest columns narrowed
+/// (ARNs from the left) until the line fits `width` (when known).
+pub(super) fn write_table(
+    out: &mut dyn Write,
+    header: &[String],
+    rows: &[Vec<String>],
+    width: Option<usize>,
+    paint: &dyn Fn(usize, usize, String) -> String,
+) -> io::Result<()> {
+    let n = header.len();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    if let Some(total) = width {
+        // Two spaces between columns. The widest column narrows first, down to the next widest
+        // and never below 16 characters (the first column, the time, keeps its width); then the
+        // last column gives up what is still over, down to 8.
+        let gaps = 2 * n.saturating_sub(1);
+        let floor: Vec<usize> = widths
+            .iter()
+            .enumerate()
+            .map(|(i, w)| if i == 0 { *w } else { (*w).min(16) })
+            .collect();
+        let over = |widths: &[usize]| (widths.iter().sum::<usize>() + gaps).saturating_sub(total);
+        while over(&widths) > 0 {
+            let Some(i) = (0..n)
+                .filter(|&i| widths[i] > floor[i])
+                .max_by_key(|&i| widths[i])
+            else {
+                break;
+            };
+            let next = (0..n)
+                .filter(|&j| j != i)
+                .map(|j| widths[j])
+                .max()
+                .unwrap_or(0);
+            let w = widths[i];
+            widths[i] = w
+                .saturating_sub(over(&widths))
+                .max(next)
+                .max(floor[i])
+                .min(w - 1);
+        }
+        if n > 0 {
+            let cut = over(&widths).min(widths[n - 1].saturating_sub(8));
+            widths[n - 1] -= cut;
+        }
+    }
+    let line = |row: Option<usize>, cells: &[String]| -> String {
+        let mut line = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            let text = fit_width(cell, *w);
+            line.push_str(&match row {
+                Some(r) => paint(r, i, text),
+                None => text,
+            });
+        }
+        line.trim_end().to_string()
+    };
+    writeln!(out, "{}", line(None, header))?;
+    for (r, row) in rows.iter().enumerate() {
+        writeln!(out, "{}", line(Some(r), row))?;
+    }
+    Ok(())
+}
+
 fn paint(text: &str, severity: Severity) -> String {
     match severity {
         Severity::Critical => text.on_red().white().bold().to_string(),
@@ -177,6 +264,26 @@ fn paint(text: &str, severity: Severity) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn columns_fit_the_terminal() {
+        let header = vec!["TIME".to_string(), "ACTOR".to_string()];
+        let rows = vec![vec![
+            "2026-01-01T00:00:00Z".to_string(),
+            "arn:aws:sts::111122223333:assumed-role/Deploy/alice".to_string(),
+        ]];
+        let mut out = Vec::new();
+        write_table(&mut out, &header, &rows, Some(60), &|_, _, t| t).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for l in text.lines() {
+            assert!(l.chars().count() <= 60, "{l}");
+        }
+        assert!(text.contains("111122223333"), "{text}");
+        assert!(text.contains("Deploy/alice"), "{text}");
+        let mut wide = Vec::new();
+        write_table(&mut wide, &header, &rows, None, &|_, _, t| t).unwrap();
+        assert!(String::from_utf8(wide).unwrap().contains(&rows[0][1]));
+    }
 
     #[test]
     fn arns_keep_account_and_name() {

@@ -59,12 +59,30 @@ pub struct Report {
     pub digest: bool,
     /// Findings folded into an earlier one by a dedup window: (window number, event time).
     pub folds: Vec<(u64, Option<String>)>,
+    /// The content is not JSON at all (a LICENSE, a README).
+    pub not_json: bool,
+    /// Findings the filters (--since, --until, --account, --region, --event, --service) left out.
+    pub filtered: u64,
 }
 
 impl Report {
     /// Whether anything in this input could not be read.
     pub fn is_bad(&self) -> bool {
         self.error.is_some() || !self.bad_records.is_empty()
+    }
+
+    /// Whether the input is not CloudTrail at all: not JSON, or JSON holding no CloudTrail
+    /// record (a `manifest.json`). A directory walk skips and counts such files; a file named
+    /// on the command line stays an error.
+    pub fn is_foreign(&self) -> bool {
+        self.records == 0
+            && (self.not_json
+                || (self.error.is_none()
+                    && !self.bad_records.is_empty()
+                    && self
+                        .bad_records
+                        .iter()
+                        .all(|(_, e)| matches!(e, RecordError::NotCloudTrail))))
     }
 }
 
@@ -97,6 +115,7 @@ pub fn scan_bytes(name: &str, buf: &[u8], engine: &Engine, filter: &Filter) -> R
     });
     report.shape = Some(decoded.shape);
     report.digest = decoded.shape == Shape::Digest;
+    report.not_json = matches!(decoded.error, Some(ContainerError::NotJson(_)));
     report.error = decoded.error.map(|e: ContainerError| e.to_string());
     report
 }
@@ -113,9 +132,13 @@ fn visit(
             report.records += 1;
             report.parsed += 1;
             let out = engine.evaluate(&record, &mut *location);
-            report
-                .findings
-                .extend(out.findings.into_iter().filter(|f| filter.accepts(f)));
+            for f in out.findings {
+                if filter.accepts(&f) {
+                    report.findings.push(f);
+                } else {
+                    report.filtered += 1;
+                }
+            }
             report.suppressed.extend(out.suppressed);
         }
         Parsed::Many(values) => {

@@ -16,6 +16,10 @@ pub struct Summary {
     pub parsed: u64,
     pub digests: u64,
     pub passed_over: u64,
+    /// Files a directory walk met that are not CloudTrail (skipped, not errors).
+    pub not_cloudtrail: u64,
+    /// Findings the filters left out.
+    pub filtered: u64,
     pub bad_inputs: u64,
     pub bad_records: u64,
     /// Findings: one per flagged event, plus threshold (aggregate) findings.
@@ -46,6 +50,7 @@ impl Summary {
         self.bytes += r.bytes;
         self.records += r.records;
         self.parsed += r.parsed;
+        self.filtered += r.filtered;
         self.bad_records += r.bad_records.len() as u64;
         self.bad_inputs += u64::from(r.error.is_some());
         for key in &r.suppressed {
@@ -69,6 +74,22 @@ impl Summary {
         self.bad_inputs > 0 || self.bad_records > 0
     }
 
+    /// Why a scan found nothing: nothing read, no events, or the filters.
+    pub fn why_none(&self) -> String {
+        if self.inputs == 0 && self.bad_inputs == 0 {
+            "no input files were found".into()
+        } else if self.records == 0 {
+            "the inputs hold no CloudTrail events".into()
+        } else if self.filtered > 0 {
+            format!(
+                "{} event(s) matched rules but fall outside --since/--until or the other filters",
+                self.filtered
+            )
+        } else {
+            format!("none of the {} event(s) matched a rule", self.records)
+        }
+    }
+
     /// The summary as text, one labelled line per topic.
     pub fn render(&self, elapsed: Duration) -> String {
         let mut s = String::new();
@@ -83,6 +104,12 @@ impl Summary {
             inputs.push_str(&format!(
                 ", {} non-log file(s) passed over",
                 self.passed_over
+            ));
+        }
+        if self.not_cloudtrail > 0 {
+            inputs.push_str(&format!(
+                ", {} file(s) are not CloudTrail (skipped)",
+                self.not_cloudtrail
             ));
         }
         line("inputs", inputs);
@@ -101,6 +128,9 @@ impl Summary {
             format!(": {}", sev.join(", "))
         };
         line("findings", format!("{}{sev}", self.findings));
+        if self.findings == 0 {
+            line("why none", self.why_none());
+        }
         if !self.by_rule.is_empty() {
             let hits: u64 = self.by_rule.values().sum();
             let mut rules: Vec<(&String, &u64)> = self.by_rule.iter().collect();

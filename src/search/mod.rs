@@ -205,6 +205,7 @@ pub fn search_bytes(name: &str, buf: &[u8], query: &Query, engine: &Engine) -> S
     });
     out.report.shape = Some(decoded.shape);
     out.report.digest = decoded.shape == Shape::Digest;
+    out.report.not_json = matches!(decoded.error, Some(container::ContainerError::NotJson(_)));
     out.report.error = decoded.error.map(|e| e.to_string());
     out
 }

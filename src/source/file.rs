@@ -23,6 +23,15 @@ pub struct Inputs {
     pub passed_over: usize,
     /// Paths that could not be listed or opened.
     pub errors: Vec<InputError>,
+    /// The files named themselves (not found by a walk): these stay errors when not CloudTrail.
+    pub named: std::collections::HashSet<PathBuf>,
+}
+
+impl Inputs {
+    /// Whether a file was found by a directory walk (not named on the command line).
+    pub fn walked(&self, name: &str) -> bool {
+        !self.named.contains(Path::new(name))
+    }
 }
 
 /// Why an input could not be read. Each names the file.
@@ -45,7 +54,10 @@ pub fn collect(paths: &[PathBuf]) -> Inputs {
     for path in paths {
         match fs::metadata(path) {
             Ok(m) if m.is_dir() => walk(path, &mut inputs),
-            Ok(_) => inputs.files.push(path.clone()),
+            Ok(_) => {
+                inputs.named.insert(path.clone());
+                inputs.files.push(path.clone());
+            }
             Err(source) => inputs.errors.push(io_error(path, source)),
         }
     }

@@ -277,3 +277,101 @@ fn empty_results_say_why() {
     ]);
     assert!(err.contains("fail the filters"), "{err}");
 }
+
+#[test]
+fn scan_reads_stdin_infers_the_output_format_and_says_why_nothing_was_found() {
+    let bytes = std::fs::read("examples/shapes/records.jsonl").unwrap();
+    let out = trailwatch()
+        .args(["scan", "-", "--format", "jsonl"])
+        .write_stdin(bytes)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 4);
+    assert!(text.contains(r#""location":"(stdin):2""#), "{text}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("f.csv");
+    let out = trailwatch()
+        .args(["scan", LOGS, "-q", "-o", csv.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(
+        text.lines().next().unwrap(),
+        trailwatch::finding::KEYS.join(",")
+    );
+    let html = dir.path().join("f.html");
+    let out = trailwatch()
+        .args(["scan", LOGS, "-o", html.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = trailwatch()
+        .args(["scan", LOGS, "--since", "2030-01-01", "--format", "jsonl"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("why none") && err.contains("fall outside --since"),
+        "{err}"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let out = trailwatch()
+        .args(["scan", empty.path().to_str().unwrap(), "--format", "jsonl"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no input files were found"), "{err}");
+}
+
+#[test]
+fn the_table_is_in_time_order_fits_the_terminal_and_escapes_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut late = record("iam.amazonaws.com", "CreateUser");
+    late["eventTime"] = json!("2026-11-21T00:00:00Z");
+    late["userIdentity"]["arn"] = json!("arn:aws:iam::111122223333:user/evil\u{1b}[2J");
+    let early = record("cloudtrail.amazonaws.com", "StopLogging");
+    write(dir.path(), "a.json.gz", &delivery_gz(&[late, early]));
+    let p = dir.path().to_str().unwrap();
+    let out = trailwatch()
+        .args(["scan", p, "-q", "--format", "table"])
+        .env("COLUMNS", "150")
+        .output()
+        .unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("TIME") && lines[0].contains("RULE") && lines[0].contains("COUNT"),
+        "{table}"
+    );
+    assert!(lines.iter().all(|l| l.chars().count() <= 150), "{table}");
+    assert!(
+        lines[1].contains("StopLogging") && lines[2].contains("CreateUser"),
+        "time order: {table}"
+    );
+    assert!(
+        !table.contains('\u{1b}'),
+        "escape sequence printed raw: {table:?}"
+    );
+    assert!(table.contains("\\u{1b}"), "{table}");
+    // Search's table as well.
+    let out = trailwatch()
+        .args(["search", p, "-q", "--format", "table"])
+        .env("COLUMNS", "110")
+        .output()
+        .unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.lines().all(|l| l.chars().count() <= 110), "{table}");
+    assert!(
+        !table.contains('\u{1b}') && table.lines().nth(1).unwrap().contains("StopLogging"),
+        "{table}"
+    );
+}

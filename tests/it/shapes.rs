@@ -153,6 +153,38 @@ fn digests_are_skipped_and_insights_read() {
 }
 
 #[test]
+fn files_that_are_not_cloudtrail() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "logs/a.json.gz",
+        &gzip(&delivery_json(&[record("iam.amazonaws.com", "CreateUser")])),
+    );
+    write(d, "logs/LICENSE", b"Apache License\nVersion 2.0\n");
+    write(d, "logs/manifest.json", b"{\"files\":[\"a.json.gz\"]}");
+    let logs = d.join("logs");
+    // Met by a walk: skipped, counted, exit 0.
+    let (code, findings, stderr) =
+        crate::support::scan_with_summary(&["--packs", "guide", logs.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(findings.len(), 1);
+    assert!(
+        stderr.contains("1 read") && stderr.contains("2 file(s) are not CloudTrail (skipped)"),
+        "{stderr}"
+    );
+    // Named on the command line: still an error.
+    let license = logs.join("LICENSE");
+    let (code, _, stderr) = crate::support::scan_with_summary(&[license.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("LICENSE: not JSON"), "{stderr}");
+    let manifest = logs.join("manifest.json");
+    let (code, _, stderr) = crate::support::scan_with_summary(&[manifest.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("not a CloudTrail record"), "{stderr}");
+}
+
+#[test]
 fn bad_inputs_are_named_and_the_rest_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -198,8 +230,6 @@ fn bad_inputs_are_named_and_the_rest_is_read() {
     for (file, reason) in [
         ("b-truncated.json.gz", "truncated or corrupt gzip"),
         ("c-invalid.json", "missing ','"),
-        ("d-not-cloudtrail.json", "not a CloudTrail record"),
-        ("e-not-json.log", "not JSON"),
         ("g-items.json#1", "a number"),
         ("g-items.json#2", "a string"),
         ("g-items.json#3", "null"),
@@ -218,6 +248,18 @@ fn bad_inputs_are_named_and_the_rest_is_read() {
     assert!(
         !stderr.contains("f-empty"),
         "an empty file is not an error: {stderr}"
+    );
+    // Changed by issue 14: files a walk meets that are not CloudTrail at all (not JSON, or JSON
+    // with no CloudTrail record) are skipped and counted, not errors.
+    assert!(
+        !stderr.contains("d-not-cloudtrail") && !stderr.contains("e-not-json"),
+        "{stderr}"
+    );
+    let (_, _, summary) =
+        crate::support::scan_with_summary(&["--packs", "guide", d.to_str().unwrap()]);
+    assert!(
+        summary.contains("2 file(s) are not CloudTrail (skipped)"),
+        "{summary}"
     );
     assert!(!stderr.contains("panicked"));
 }
