@@ -22,6 +22,7 @@ pub mod keys;
 pub mod local;
 pub mod report;
 pub mod s3;
+pub mod track;
 
 use crate::source::file::{InputError, Reader};
 use crate::source::layout::{KeyInfo, Kind};
