@@ -32,6 +32,8 @@ pub struct Config {
     pub state: State,
     #[serde(default)]
     pub watch: Watch,
+    #[serde(default)]
+    pub integrity: Integrity,
     /// `[sinks.NAME]`: where alerts go (see docs/alerts.md).
     #[serde(default)]
     pub sinks: BTreeMap<String, SinkSection>,
@@ -121,6 +123,25 @@ pub struct Watch {
     pub max_size: Option<u64>,
     /// Address of the /metrics, /healthz and /readyz endpoints (e.g. "127.0.0.1:9464").
     pub listen: Option<std::net::SocketAddr>,
+}
+
+/// `[integrity]`: what `watch` checks of the trail itself (see docs/watch.md).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Integrity {
+    /// Read digests as they arrive (default true).
+    pub digests: Option<bool>,
+    /// A digest is late this long after the hour it was due (e.g. "1h").
+    #[serde(default, deserialize_with = "crate::units::de::opt_duration")]
+    pub late_after: Option<Duration>,
+    /// An account and region that usually sends log files is silent after this long without
+    /// one: a duration, or "off".
+    pub silent_after: Option<String>,
+    /// How many distinct hours with log files make an account and region a usual sender.
+    pub usual_hours: Option<usize>,
+    /// `aws cloudtrail list-public-keys` output files (default: asked of CloudTrail).
+    #[serde(default)]
+    pub public_keys: Vec<PathBuf>,
 }
 
 /// A configuration file that could not be used.

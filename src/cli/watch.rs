@@ -116,6 +116,21 @@ pub struct WatchArgs {
     /// Serve /metrics (Prometheus), /healthz and /readyz on this address (e.g. 127.0.0.1:9464).
     #[arg(long, env = "TRAILWATCH_LISTEN", value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
+    /// Pass over CloudTrail digest files instead of checking them as they arrive.
+    #[arg(long, env = "TRAILWATCH_NO_DIGESTS")]
+    pub no_digests: bool,
+    /// A digest is late when none has arrived this long after the hour it was due
+    /// [default: 1h].
+    #[arg(long, env = "TRAILWATCH_DIGEST_LATE_AFTER", value_name = "DURATION")]
+    pub digest_late_after: Option<String>,
+    /// An account and region that usually sends log files is reported silent after this long
+    /// without one ("off": never) [default: 2h].
+    #[arg(long, env = "TRAILWATCH_SILENT_AFTER", value_name = "DURATION|off")]
+    pub silent_after: Option<String>,
+    /// CloudTrail public keys (the JSON `aws cloudtrail list-public-keys` prints) for digest
+    /// signatures; without, they are asked of CloudTrail when an AWS source is watched.
+    #[arg(long, value_name = "FILE")]
+    pub public_keys: Vec<PathBuf>,
     #[command(flatten)]
     pub rules: RuleArgs,
     /// Suppression file (YAML). Repeatable.
@@ -160,6 +175,41 @@ fn pick_duration(
         (None, Some(d)) => Ok(d),
         (None, None) => duration(default, what),
     }
+}
+
+/// The `[integrity]` settings: flags over the file over defaults.
+fn integrity(args: &WatchArgs, file: &config::Integrity) -> Result<watch::integrity::Settings> {
+    let defaults = watch::integrity::Settings::default();
+    let late = pick_duration(
+        &args.digest_late_after,
+        file.late_after,
+        "1h",
+        "digest late after",
+    )?;
+    let silent = match args.silent_after.as_ref().or(file.silent_after.as_ref()) {
+        Some(s) if s.eq_ignore_ascii_case("off") => None,
+        Some(s) => Some(duration(s, "silent after")?.as_secs() as i64),
+        None => defaults.timing.silent_after,
+    };
+    let public_keys = if args.public_keys.is_empty() {
+        file.public_keys.clone()
+    } else {
+        args.public_keys.clone()
+    };
+    for f in &public_keys {
+        if !f.is_file() {
+            return Err(UsageError(format!("--public-keys {}: no such file", f.display())).into());
+        }
+    }
+    Ok(watch::integrity::Settings {
+        digests: !args.no_digests && file.digests.unwrap_or(true),
+        timing: crate::verify::track::Timing {
+            late_after: late.as_secs() as i64,
+            silent_after: silent,
+            usual_hours: file.usual_hours.unwrap_or(defaults.timing.usual_hours),
+        },
+        public_keys,
+    })
 }
 
 /// Merges flags (and their environment variables) over the config file over defaults.
@@ -230,7 +280,9 @@ pub fn resolve(args: &WatchArgs) -> Result<Resolved> {
         (None, Some(n)) => n,
         (None, None) => 512 << 20,
     };
+    let integrity = integrity(args, &file.integrity)?;
     let settings = Settings {
+        integrity,
         sqs,
         dirs,
         s3,

@@ -15,6 +15,27 @@ pub struct InputDone {
     pub error: Option<String>,
 }
 
+/// A row of what the watcher follows (see `verify::track`): replaced whole at each commit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tracked {
+    pub kind: String,
+    pub id: String,
+    /// JSON.
+    pub body: String,
+}
+
+/// Everything one transaction records.
+#[derive(Debug, Clone, Copy)]
+pub struct Commit<'a> {
+    /// The input processed, if the findings come from one.
+    pub input: Option<&'a InputDone>,
+    pub findings: &'a [NewFinding],
+    pub folds: &'a [(u64, Option<String>)],
+    pub threading: &'a [String],
+    pub noise: Option<&'a [u8]>,
+    pub tracked: &'a [Tracked],
+}
+
 /// A finding to record: its identity key, its JSON body and where it goes.
 #[derive(Debug, Clone, Default)]
 pub struct NewFinding {
@@ -56,6 +77,28 @@ impl Store {
         threading: &[String],
         noise: Option<&[u8]>,
     ) -> Result<Vec<usize>, StateError> {
+        self.commit(&Commit {
+            input: Some(input),
+            findings,
+            folds,
+            threading,
+            noise,
+            tracked: &[],
+        })
+    }
+
+    /// Records what [`Commit`] holds in one transaction (see [`Store::commit_input`]); the
+    /// input, when there is one, is recorded as processed, and the `tracked` rows replace the
+    /// stored ones of their kind and id.
+    pub fn commit(&mut self, c: &Commit<'_>) -> Result<Vec<usize>, StateError> {
+        let Commit {
+            input,
+            findings,
+            folds,
+            threading,
+            noise,
+            tracked,
+        } = *c;
         let now = now_secs();
         let tx = self
             .conn
@@ -88,23 +131,36 @@ impl Store {
                         .map_err(|e| store_err(&self.path, e))?;
                 }
             }
+            let mut track = tx
+                .prepare_cached(
+                    "INSERT INTO tracking (kind, id, body) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (kind, id) DO UPDATE SET body = ?3",
+                )
+                .map_err(|e| store_err(&self.path, e))?;
+            for t in tracked {
+                track
+                    .execute(params![t.kind, t.id, t.body])
+                    .map_err(|e| store_err(&self.path, e))?;
+            }
         }
         dedup::fold_repeats(&tx, &self.path, folds, threading)?;
-        tx.execute(
-            "INSERT INTO inputs (source, version, done_at, records, findings, error)
+        if let Some(input) = input {
+            tx.execute(
+                "INSERT INTO inputs (source, version, done_at, records, findings, error)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (source, version) DO UPDATE SET done_at = ?3, records = ?4,
                  findings = findings + ?5, error = ?6",
-            params![
-                input.source,
-                input.version,
-                now,
-                input.records as i64,
-                fresh.len() as i64,
-                input.error
-            ],
-        )
-        .map_err(|e| store_err(&self.path, e))?;
+                params![
+                    input.source,
+                    input.version,
+                    now,
+                    input.records as i64,
+                    fresh.len() as i64,
+                    input.error
+                ],
+            )
+            .map_err(|e| store_err(&self.path, e))?;
+        }
         if let Some(snapshot) = noise {
             tx.execute(
                 "INSERT INTO noise (id, snapshot) VALUES (1, ?1)
@@ -115,6 +171,24 @@ impl Store {
         }
         tx.commit().map_err(|e| store_err(&self.path, e))?;
         Ok(fresh)
+    }
+
+    /// Every stored tracking row: (kind, id, body).
+    pub fn tracking(&self) -> Result<Vec<Tracked>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, id, body FROM tracking ORDER BY kind, id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Tracked {
+                    kind: r.get(0)?,
+                    id: r.get(1)?,
+                    body: r.get(2)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
     /// The stored dedup and threshold state, if any.

@@ -27,7 +27,7 @@ mod schema;
 use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};
 
-pub use inputs::{InputDone, NewFinding};
+pub use inputs::{Commit, InputDone, NewFinding, Tracked};
 pub use outbox::Pending;
 pub use schema::VERSION;
 

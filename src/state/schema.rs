@@ -3,7 +3,7 @@
 use rusqlite::Transaction;
 
 /// The schema version this trailwatch writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -63,6 +63,14 @@ const MIGRATIONS: &[&str] = &[
         sink       TEXT NOT NULL,
         PRIMARY KEY (finding_id, sink)
     );",
+    // 2 → 3: what the watcher follows of the trail itself (digest chains, log deliveries),
+    // one JSON body per kind and id.
+    "CREATE TABLE tracking (
+        kind TEXT NOT NULL,
+        id   TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (kind, id)
+    ) WITHOUT ROWID;",
 ];
 
 /// Applies the migrations after `from`, and records the new version.

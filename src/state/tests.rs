@@ -204,3 +204,40 @@ fn check_notices_a_database_moved_away() {
     std::fs::rename(dir.path().join("elsewhere.db"), &path).unwrap();
     s.check().unwrap();
 }
+
+#[test]
+fn tracking_rows_are_replaced_and_committed_with_findings_alone() {
+    let mut store = Store::open_in_memory().unwrap();
+    let row = |body: &str| Tracked {
+        kind: "chain".into(),
+        id: "t/1/r".into(),
+        body: body.into(),
+    };
+    let finding = NewFinding {
+        key: "integrity.digest-late\u{1f}x".into(),
+        rule_id: "integrity.digest-late".into(),
+        body: "{}".into(),
+        sinks: vec!["stdout".into()],
+        ..NewFinding::default()
+    };
+    let commit = |findings, tracked| Commit {
+        input: None,
+        findings,
+        folds: &[],
+        threading: &[],
+        noise: None,
+        tracked,
+    };
+    let (one, two) = ([row("1")], [row("2")]);
+    let fresh = store
+        .commit(&commit(std::slice::from_ref(&finding), &one))
+        .unwrap();
+    assert_eq!(fresh, vec![0]);
+    let fresh = store
+        .commit(&commit(std::slice::from_ref(&finding), &two))
+        .unwrap();
+    assert!(fresh.is_empty(), "the same key is recorded once");
+    assert_eq!(store.tracking().unwrap(), vec![row("2")]);
+    assert_eq!(store.info().unwrap().inputs, 0, "no input recorded");
+    assert_eq!(store.pending("stdout", 10).unwrap().len(), 1);
+}

@@ -72,6 +72,10 @@ pub struct Chain {
     pub links: Vec<Link>,
     /// When the next digest was due, once reported late.
     pub late_since: Option<i64>,
+    /// Digests named as previous by one received, not received themselves (yet): key, the
+    /// digest naming it, and when that one arrived. Missing after the margin: the chain broke.
+    #[serde(default)]
+    pub expected: Vec<(String, String, i64)>,
 }
 
 /// What is known of an account and region's log deliveries.
@@ -276,7 +280,12 @@ impl Tracker {
                 .as_ref()
                 .map(|p| (p.key.clone(), p.hash.clone(), p.signature.clone())),
         };
-        alarms.extend(check_link(&chain, state, d, &link));
+        let (found, expect) = check_link(&chain, state, d, &link);
+        alarms.extend(found);
+        if let Some(previous) = expect {
+            state.expected.push((previous, link.key.clone(), now));
+        }
+        state.expected.retain(|(k, _, _)| *k != link.key);
         alarms.extend(check_later(&chain, state, &link));
         if let Some(due) = state.late_since
             && link.end > state.links.last().map_or(i64::MIN, |l| l.end)
@@ -295,7 +304,6 @@ impl Tracker {
             state.links.drain(..extra);
         }
         self.changed_chains.push(chain);
-        let _ = now;
         alarms
     }
 
@@ -339,6 +347,23 @@ impl Tracker {
         let t = self.timing;
         let mut alarms = Vec::new();
         for (key, c) in &mut self.chains {
+            let before = c.expected.len();
+            c.expected.retain(|(previous, by, at)| {
+                if now - at <= t.late_after {
+                    return true;
+                }
+                alarms.push(Alarm::ChainBroken {
+                    chain: key.clone(),
+                    key: by.clone(),
+                    reason: format!(
+                        "it names {previous} as the digest before it, which has not arrived"
+                    ),
+                });
+                false
+            });
+            if c.expected.len() != before {
+                self.changed_chains.push(key.clone());
+            }
             let Some(last) = c.links.last() else { continue };
             if c.late_since.is_some() {
                 continue;
@@ -376,17 +401,23 @@ impl Tracker {
     }
 }
 
-/// How a new digest joins the chain received so far.
-fn check_link(chain: &ChainKey, state: &Chain, d: &Digest, link: &Link) -> Vec<Alarm> {
+/// How a new digest joins the chain received so far: the alarms, and the previous digest to
+/// expect when it has not been received (digests read in parallel may arrive out of order).
+fn check_link(
+    chain: &ChainKey,
+    state: &Chain,
+    d: &Digest,
+    link: &Link,
+) -> (Vec<Alarm>, Option<String>) {
     let broken = |reason: String| Alarm::ChainBroken {
         chain: chain.clone(),
         key: link.key.clone(),
         reason,
     };
     let Some(newest) = state.links.last() else {
-        return Vec::new();
+        return (Vec::new(), None);
     };
-    match &d.previous {
+    let alarms = match &d.previous {
         None => {
             if link.start > newest.end - 60 {
                 vec![Alarm::ChainRestarted {
@@ -432,24 +463,15 @@ fn check_link(chain: &ChainKey, state: &Chain, d: &Digest, link: &Link) -> Vec<A
             None => {
                 let named_end = super::digest::parse_name(&p.key).map(|n| n.end.as_second());
                 let oldest = state.links.first().map_or(i64::MAX, |l| l.end);
-                match named_end {
-                    // Older than what is kept, or not received yet: nothing to compare.
-                    Some(e) if e < oldest || e > newest.end => Vec::new(),
-                    _ => vec![broken(format!(
-                        "it names {} as the digest before it, which never arrived (the digests \
-                         received around then: {})",
-                        p.key,
-                        state
-                            .links
-                            .iter()
-                            .map(|l| l.key.rsplit('/').next().unwrap_or(&l.key))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))],
-                }
+                // Older than what is kept: nothing to compare. Otherwise it should come.
+                return match named_end {
+                    Some(e) if e < oldest => (Vec::new(), None),
+                    _ => (Vec::new(), Some(p.key.clone())),
+                };
             }
         },
-    }
+    };
+    (alarms, None)
 }
 
 /// Digests received before `link` that name it as their previous one (they arrived out of

@@ -8,12 +8,14 @@
 //! before the outbox is delivered again. Standard output cannot be taken back, so a crash between
 //! writing and recording may repeat the last batch there.
 
-use super::{Outcome, Shared, Work, forget};
+use super::{Done, Outcome, Shared, forget, integrity};
+use crate::finding::Finding;
 use crate::metrics::InputOutcome;
 use crate::noise::Noise;
 use crate::output::JsonlFile;
 use crate::scan::{self, Report};
-use crate::state::{InputDone, NewFinding, Store};
+use crate::state::{Commit, InputDone, NewFinding, Store};
+use crate::verify::track::{Alarm, Tracker};
 use anyhow::Context;
 use std::io::Write;
 use std::path::PathBuf;
@@ -128,9 +130,9 @@ impl Writer {
 /// Starts the committer thread; it runs until every worker is gone.
 pub(super) fn start(
     shared: Arc<Shared>,
-    rx: std::sync::mpsc::Receiver<(Work, Report)>,
+    rx: std::sync::mpsc::Receiver<Done>,
 ) -> anyhow::Result<std::thread::JoinHandle<()>> {
-    let (mut writer, mut noise) = {
+    let (mut writer, mut noise, mut tracker) = {
         let mut store = shared
             .store
             .lock()
@@ -143,7 +145,8 @@ pub(super) fn start(
         {
             tracing::warn!("stored dedup and threshold state unreadable; starting afresh");
         }
-        (writer, noise)
+        let tracker = integrity::restore(settings.integrity.timing, store.tracking()?);
+        (writer, noise, tracker)
     };
     // Findings recorded before a crash but not yet written.
     if let Ok(mut store) = shared.store.lock() {
@@ -161,7 +164,19 @@ pub(super) fn start(
     Ok(std::thread::spawn(move || {
         let mut newest: Option<jiff::Timestamp> = None;
         let mut pruned_at: Option<std::time::Instant> = None;
-        for (work, mut report) in rx {
+        let tick = tick_every(&shared);
+        loop {
+            let (work, mut report, digest) = match rx.recv_timeout(tick) {
+                Ok(done) => done,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    let alarms = tracker.tick(jiff::Timestamp::now().as_second());
+                    if !alarms.is_empty() {
+                        record_alarms(&shared, &mut writer, &mut tracker, &alarms, &output_sink);
+                    }
+                    continue;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             if pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
                 prune(&shared);
                 pruned_at = Some(std::time::Instant::now());
@@ -172,17 +187,30 @@ pub(super) fn start(
                 if let Some(t) = f.time {
                     newest = Some(newest.map_or(t, |n| n.max(t)));
                 }
-                let mut sinks = vec![output_sink.clone()];
-                sinks.extend(shared.settings.alerts.router.sinks(f));
-                findings.push(NewFinding {
-                    key: f.identity(),
-                    rule_id: f.rule_id.clone(),
-                    event_time: f.event_time.clone(),
-                    body: serde_json::to_string(f).unwrap_or_default(),
-                    sinks,
-                    window: f.window,
-                });
+                findings.push(new_finding(&shared, f, &output_sink));
             }
+            let now = jiff::Timestamp::now().as_second();
+            let alarms = match &digest {
+                Some(d) => tracker.digest(
+                    now,
+                    &d.key,
+                    &d.name,
+                    &d.digest,
+                    d.signature.as_deref(),
+                    &d.check,
+                ),
+                None => match integrity::log_file(&work.origin) {
+                    Some((account, region, hour, key)) if !report.is_bad() => {
+                        tracker.log_file(now, &account, &region, hour, &key)
+                    }
+                    _ => Vec::new(),
+                },
+            };
+            let extra: Vec<Finding> = alarms.iter().map(|a| integrity::finding(a, now)).collect();
+            for f in &extra {
+                findings.push(new_finding(&shared, f, &output_sink));
+            }
+            let tracked = integrity::changed(&mut tracker);
             let problems = report_problems(&report);
             let input = InputDone {
                 source: work.name.clone(),
@@ -197,13 +225,14 @@ pub(super) fn start(
             let result = shared.store.lock().map_err(|_| ()).and_then(|mut store| {
                 let fresh = (shared.metrics)
                     .time_state("commit", || {
-                        store.commit_input(
-                            &input,
-                            &findings,
-                            &report.folds,
-                            &threading,
-                            Some(&snapshot),
-                        )
+                        store.commit(&Commit {
+                            input: Some(&input),
+                            findings: &findings,
+                            folds: &report.folds,
+                            threading: &threading,
+                            noise: Some(&snapshot),
+                            tracked: &tracked,
+                        })
                     })
                     .map_err(|e| tracing::error!("{e}"))?;
                 let written = writer
@@ -228,7 +257,9 @@ pub(super) fn start(
                     m.input(InputOutcome::Recorded);
                     m.records(report.records);
                     m.repeated(repeated);
-                    for f in fresh.iter().filter_map(|&i| report.findings.get(i)) {
+                    let n = report.findings.len();
+                    let all = |i: usize| report.findings.get(i).or_else(|| extra.get(i - n));
+                    for f in fresh.iter().filter_map(|&i| all(i)) {
                         // A finding is an event: it counts once for each of its rules, at that
                         // rule's severity.
                         if f.rules.is_empty() {
@@ -272,6 +303,79 @@ pub(super) fn start(
             }
         }
     }))
+}
+
+/// The outbox row of a finding: the output and the sinks its routes name.
+fn new_finding(shared: &Shared, f: &Finding, output_sink: &str) -> NewFinding {
+    let mut sinks = vec![output_sink.to_string()];
+    sinks.extend(shared.settings.alerts.router.sinks(f));
+    NewFinding {
+        key: f.identity(),
+        rule_id: f.rule_id.clone(),
+        event_time: f.event_time.clone(),
+        body: serde_json::to_string(f).unwrap_or_default(),
+        sinks,
+        window: f.window,
+    }
+}
+
+/// How often the trail's deliveries are looked at for lateness and silence: a quarter of the
+/// shortest margin, between 1 s and 60 s.
+fn tick_every(shared: &Shared) -> std::time::Duration {
+    let t = shared.settings.integrity.timing;
+    let shortest = t.silent_after.map_or(t.late_after, |s| s.min(t.late_after));
+    std::time::Duration::from_secs((shortest / 4).clamp(1, 60) as u64)
+}
+
+/// Records the findings of alarms raised by the clock (no input), and writes them out.
+fn record_alarms(
+    shared: &Shared,
+    writer: &mut Writer,
+    tracker: &mut Tracker,
+    alarms: &[Alarm],
+    output_sink: &str,
+) {
+    let now = jiff::Timestamp::now().as_second();
+    let found: Vec<Finding> = alarms.iter().map(|a| integrity::finding(a, now)).collect();
+    let rows: Vec<NewFinding> = found
+        .iter()
+        .map(|f| new_finding(shared, f, output_sink))
+        .collect();
+    let tracked = integrity::changed(tracker);
+    let Ok(mut store) = shared.store.lock() else {
+        return;
+    };
+    let commit = Commit {
+        input: None,
+        findings: &rows,
+        folds: &[],
+        threading: &[],
+        noise: None,
+        tracked: &tracked,
+    };
+    match store.commit(&commit) {
+        Ok(fresh) => {
+            shared
+                .stats
+                .findings
+                .fetch_add(fresh.len() as u64, Ordering::Relaxed);
+            for f in fresh.iter().filter_map(|&i| found.get(i)) {
+                tracing::warn!("{}: {}", f.rule_id, f.summary);
+                shared.metrics.finding(f.severity.as_str(), &f.rule_id);
+            }
+            if let Err(e) = writer.deliver(&mut store) {
+                tracing::error!("{e:#}");
+            }
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            shared.fatal.store(true, Ordering::SeqCst);
+            shared.stop.store(true, Ordering::SeqCst);
+            shared.stopped.notify_waiters();
+        }
+    }
+    drop(store);
+    shared.outbox.wake();
 }
 
 /// How often old inputs and delivered findings are pruned while watching.

@@ -14,6 +14,7 @@
 mod commit;
 mod endpoints;
 mod health;
+pub mod integrity;
 mod source;
 
 use crate::aws::{self, AwsOptions};
@@ -70,6 +71,8 @@ pub struct Settings {
     pub listen: Option<std::net::SocketAddr>,
     /// Stop after this long without work (tests, scheduled runs); `None` runs until a signal.
     pub idle_exit: Option<Duration>,
+    /// What is checked of the trail itself: digests, lateness, silence.
+    pub integrity: integrity::Settings,
 }
 
 /// Policy for notifications of objects deleted before they could be read.
@@ -162,7 +165,12 @@ pub(crate) struct Shared {
     pub catching_up: AtomicUsize,
     pub metrics: Arc<Metrics>,
     pub health: Health,
+    /// CloudTrail's public keys, for digest signatures.
+    pub keys: tokio::sync::Mutex<integrity::Keys>,
 }
+
+/// What a worker hands the committer: the input, its scan, and the digest it was, if one.
+pub(crate) type Done = (Work, Report, Option<Box<integrity::DigestSeen>>);
 
 impl Shared {
     /// The source `name` answered its look.
@@ -268,6 +276,8 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
     let needs_s3 = !settings.sqs.is_empty() || !settings.s3.is_empty();
     let s3_client = needs_s3.then(|| aws::s3_client(&conf, None));
     let sources = source::from_settings(&settings, &conf, s3_client.as_ref());
+    let keys = integrity::Keys::load(&settings.integrity.public_keys, needs_s3)
+        .map_err(|e| anyhow::anyhow!("public keys: {e}"))?;
     let shared = Arc::new(Shared {
         engine: Arc::new(engine),
         filter: Arc::new(filter),
@@ -283,6 +293,7 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
         catching_up: AtomicUsize::new(sources.len()),
         metrics,
         health: Health::default(),
+        keys: tokio::sync::Mutex::new(keys),
         settings,
     });
     for s in &sources {
@@ -308,8 +319,7 @@ pub async fn run(settings: Settings, engine: Engine, filter: Filter) -> anyhow::
         targets.push((entry, sink));
     }
     let (work_tx, work_rx) = mpsc::channel::<Work>(shared.settings.concurrency * 2);
-    let (done_tx, done_rx) =
-        std::sync::mpsc::sync_channel::<(Work, Report)>(shared.settings.concurrency * 2);
+    let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Done>(shared.settings.concurrency * 2);
     let committer = commit::start(shared.clone(), done_rx)?;
 
     let mut tasks = tokio::task::JoinSet::new();
@@ -414,7 +424,7 @@ async fn wait_for_stop(shared: &Shared) {
 async fn workers(
     shared: Arc<Shared>,
     mut rx: mpsc::Receiver<Work>,
-    done: std::sync::mpsc::SyncSender<(Work, Report)>,
+    done: std::sync::mpsc::SyncSender<Done>,
 ) {
     let limit = Arc::new(tokio::sync::Semaphore::new(shared.settings.concurrency));
     let mut running = tokio::task::JoinSet::new();
@@ -426,10 +436,12 @@ async fn workers(
         running.spawn(async move {
             let _permit = permit;
             match read(&shared, &work).await {
-                Ok(report) => {
+                Ok((report, digest)) => {
                     let done = done.clone();
-                    let _ = tokio::task::spawn_blocking(move || done.send((work, report)).is_ok())
-                        .await;
+                    let _ = tokio::task::spawn_blocking(move || {
+                        done.send((work, report, digest)).is_ok()
+                    })
+                    .await;
                 }
                 Err(outcome) => {
                     if outcome == Outcome::Failed {
@@ -452,9 +464,13 @@ pub(crate) fn forget(shared: &Shared, name: &str) {
     }
 }
 
-/// Reads and scans one input. `Err` means nothing was recorded and the input must be offered
-/// again (`Failed`) or was already recorded (`Done`).
-async fn read(shared: &Arc<Shared>, work: &Work) -> Result<Report, Outcome> {
+/// What a worker read: the scan, and the digest it was, if one.
+type Read = (Report, Option<Box<integrity::DigestSeen>>);
+
+/// Reads and scans one input (or, for a digest, reads it for the trail's integrity). `Err`
+/// means nothing was recorded and the input must be offered again (`Failed`) or was already
+/// recorded (`Done`).
+async fn read(shared: &Arc<Shared>, work: &Work) -> Result<Read, Outcome> {
     if shared.is_recorded(&work.name, &work.version) {
         tracing::debug!(input = %work.name, "already recorded; skipped");
         shared.stats.skipped.fetch_add(1, Ordering::Relaxed);
@@ -467,6 +483,13 @@ async fn read(shared: &Arc<Shared>, work: &Work) -> Result<Report, Outcome> {
         shared.settings.scan.clone(),
     );
     let name = work.name.clone();
+    let digest = shared
+        .settings
+        .integrity
+        .digests
+        .then(|| integrity::digest_name(&work.origin))
+        .flatten();
+    let mut metadata = None;
     let bytes = match &work.origin {
         Origin::Inline(body) => body.clone().into_bytes(),
         Origin::File(path) => match tokio::fs::read(path).await {
@@ -481,8 +504,11 @@ async fn read(shared: &Arc<Shared>, work: &Work) -> Result<Report, Outcome> {
             let Some(client) = &shared.s3 else {
                 return Err(Outcome::Failed);
             };
-            match s3::get(client, bucket, key, opts.max_size).await {
-                Ok((b, _)) => b,
+            match s3::get_with_metadata(client, bucket, key, opts.max_size).await {
+                Ok((b, _, m)) => {
+                    metadata = Some(m);
+                    b
+                }
                 Err(e @ s3::S3Error::Missing { .. }) => {
                     tracing::error!("{e}");
                     shared.stats.errors.fetch_add(1, Ordering::Relaxed);
@@ -490,11 +516,14 @@ async fn read(shared: &Arc<Shared>, work: &Work) -> Result<Report, Outcome> {
                         return Err(Outcome::Failed);
                     }
                     // Recorded as an unreadable input, so the message can be deleted.
-                    return Ok(Report {
-                        name,
-                        error: Some("no such object".into()),
-                        ..Report::default()
-                    });
+                    return Ok((
+                        Report {
+                            name,
+                            error: Some("no such object".into()),
+                            ..Report::default()
+                        },
+                        None,
+                    ));
                 }
                 Err(e) => {
                     tracing::error!("{e}; will retry");
@@ -504,12 +533,30 @@ async fn read(shared: &Arc<Shared>, work: &Work) -> Result<Report, Outcome> {
             }
         }
     };
+    if let Some((key, digest_name)) = digest {
+        let seen = integrity::read(
+            shared,
+            &work.origin,
+            key,
+            digest_name,
+            &bytes,
+            metadata.as_ref(),
+        )
+        .await;
+        let report = Report {
+            name,
+            digest: true,
+            bytes: bytes.len() as u64,
+            ..Report::default()
+        };
+        return Ok((report, Some(Box::new(seen))));
+    }
     let report = tokio::task::spawn_blocking(move || {
         crate::scan::scan_blob(&name, &bytes, &engine, &filter, &opts)
     })
     .await
     .map_err(|_| Outcome::Failed)?;
-    Ok(report)
+    Ok((report, None))
 }
 
 /// Logs a status line every `status_every`.

@@ -236,6 +236,63 @@ impl Finding {
         }
     }
 
+    /// A finding about the trail itself rather than one of its events (a digest that fails, a
+    /// trail gone silent): an aggregate with one rule, identified by `id` (unique per occurrence),
+    /// at `time` (RFC 3339) in `account` and `region`.
+    pub fn about_trail(
+        rule: &Rule,
+        id: String,
+        time: Timestamp,
+        where_: (&str, &str),
+        summary: String,
+        location: String,
+    ) -> Finding {
+        Finding {
+            rule_id: rule.id.clone(),
+            pack: rule.pack.clone(),
+            title: rule.title.clone(),
+            severity: rule.severity,
+            outcome: Outcome::Success,
+            rules: vec![RuleHit {
+                id: rule.id.clone(),
+                pack: rule.pack.clone(),
+                title: rule.title.clone(),
+                severity: rule.severity,
+                lowered: None,
+            }],
+            controls: rule.controls.clone(),
+            attack: rule.attack.clone(),
+            service: rule.service.clone().unwrap_or_else(|| "cloudtrail".into()),
+            event_source: Some("cloudtrail.amazonaws.com".into()),
+            event_name: None,
+            event_time: Some(time::format(time)),
+            event_id: Some(id),
+            account_id: Some(where_.0.to_string()),
+            region: Some(where_.1.to_string()),
+            actor: None,
+            actor_type: None,
+            source_ip: None,
+            user_agent: None,
+            error_code: None,
+            error_message: None,
+            read_only: None,
+            summary,
+            why: rule.why.clone().unwrap_or_default(),
+            location,
+            count: None,
+            first_time: None,
+            last_time: None,
+            group: None,
+            aggregate: true,
+            suppressed_by: None,
+            time: Some(time),
+            dedup_key: None,
+            group_key: None,
+            window: None,
+            rule: 0,
+        }
+    }
+
     /// What identifies this finding across deliveries: the event (its `eventID`, or for records
     /// without one, the time, source, name, actor and source address), and for a threshold
     /// finding also its rule. The same record has the same key, whichever object it came in and

@@ -122,10 +122,25 @@ fn a_deleted_digest_is_named_when_the_next_one_arrives() {
     let mut d = dig(T0 + 6 * HOUR, false);
     d.previous.as_mut().unwrap().key = key(T0 + 5 * HOUR - 1800);
     let a = feed(&mut t, d, T0);
+    assert!(a.is_empty(), "it may still come: {a:?}");
+    assert!(t.tick(T0 + HOUR).is_empty(), "within the margin");
+    let a = t.tick(T0 + HOUR + 1);
     assert!(
-        matches!(&a[..], [Alarm::ChainBroken { reason, .. }] if reason.contains("never arrived")),
+        matches!(&a[..], [Alarm::ChainBroken { reason, key: k, .. }] if reason.contains("has not arrived") && *k == key(T0 + 6 * HOUR)),
         "{a:?}"
     );
+    assert!(t.tick(T0 + 2 * HOUR).is_empty(), "reported once");
+}
+
+#[test]
+fn digests_in_any_order_raise_nothing() {
+    let mut t = Tracker::new(timing(), T0);
+    feed(&mut t, dig(T0 + HOUR, true), T0);
+    for h in [5, 3, 4, 2, 8, 6, 7] {
+        let a = feed(&mut t, dig(T0 + h * HOUR, false), T0);
+        assert!(a.is_empty(), "hour {h}: {a:?}");
+    }
+    assert!(t.tick(T0 + 2 * HOUR).is_empty());
 }
 
 #[test]
@@ -194,6 +209,7 @@ fn nothing_is_late_for_having_been_unwatched() {
                     previous: None,
                 }],
                 late_since: None,
+                expected: Vec::new(),
             },
         )],
         Vec::new(),

@@ -123,6 +123,7 @@ async fn follow(shared: Arc<Shared>, dir: PathBuf, tx: mpsc::Sender<Work>) {
     let mut files = Files::default();
     let mut first = true;
     let mut walked_once = false;
+    let digests = shared.settings.integrity.digests;
     let mut up = true;
     let mut next_walk = Instant::now();
     loop {
@@ -190,10 +191,10 @@ async fn follow(shared: Arc<Shared>, dir: PathBuf, tx: mpsc::Sender<Work>) {
         tokio::select! {
             _ = tokio::time::sleep(nap) => {}
             Some(event) = events.recv() => {
-                noticed(&dir, event, &mut files, &mut next_walk);
+                noticed(&dir, event, &mut files, &mut next_walk, digests);
                 // Take whatever else arrived with it before looking again.
                 while let Ok(event) = events.try_recv() {
-                    noticed(&dir, event, &mut files, &mut next_walk);
+                    noticed(&dir, event, &mut files, &mut next_walk, digests);
                 }
             }
             _ = shared.stopped.notified() => {}
@@ -240,13 +241,27 @@ fn walk(shared: &Shared, dir: &Path, files: &mut Files) -> bool {
         }
         _ => shared.source_up(&name),
     }
-    let present: std::collections::HashSet<&PathBuf> = inputs.files.iter().collect();
+    let mut all = inputs.files;
+    if shared.settings.integrity.digests {
+        // Digests are read for the trail's integrity (their signature sidecars with them).
+        all.extend(inputs.digests.into_iter().filter(|p| is_digest(p)));
+    }
+    let present: std::collections::HashSet<&PathBuf> = all.iter().collect();
     files.offered.retain(|p, _| present.contains(p));
     files.candidates.retain(|p, _| present.contains(p));
-    for path in inputs.files {
+    for path in all {
         files.touched(path);
     }
     true
+}
+
+/// A digest file (not its signature sidecar) under a `CloudTrail-Digest` folder.
+fn is_digest(path: &Path) -> bool {
+    let name = path.to_string_lossy();
+    path.components()
+        .any(|c| c.as_os_str() == "CloudTrail-Digest")
+        && name.ends_with(".json.gz")
+        && !name.ends_with(crate::verify::SIDECAR)
 }
 
 /// Takes in one notification: the files it names become candidates; a folder it names is
@@ -257,6 +272,7 @@ fn noticed(
     event: notify::Result<notify::Event>,
     files: &mut Files,
     next_walk: &mut Instant,
+    digests: bool,
 ) {
     let event = match event {
         Ok(e) => e,
@@ -284,7 +300,7 @@ fn noticed(
         if path == dir || path.is_dir() {
             // The folder itself (deleted, moved) or a folder within it.
             *next_walk = Instant::now();
-        } else if file::walk_takes(dir, &path) {
+        } else if file::walk_takes(dir, &path) || (digests && is_digest(&path)) {
             files.touched(path);
         } else {
             files.candidates.remove(&path);

@@ -145,7 +145,7 @@ async fn follow(shared: Arc<Shared>, queue: Queue, tx: mpsc::Sender<Work>) {
                 for m in messages {
                     shared.stats.messages.fetch_add(1, Ordering::Relaxed);
                     let until = Instant::now() + Duration::from_secs(visibility as u64);
-                    match plan_message(&name, &m, &acks_tx) {
+                    match plan_message(&name, &m, &acks_tx, shared.settings.integrity.digests) {
                         Planned::Work(ticket, works) => {
                             open.insert(m.id.clone(), (m.receipt.clone(), until));
                             for w in works {
@@ -185,7 +185,7 @@ enum Planned {
 }
 
 /// What a message asks for.
-fn plan_message(queue: &str, m: &Message, acks: &Acks) -> Planned {
+fn plan_message(queue: &str, m: &Message, acks: &Acks, digests: bool) -> Planned {
     let notice = match notify::parse(&m.body) {
         Ok(n) => n,
         Err(e) => return Planned::Poison(e.to_string()),
@@ -199,7 +199,7 @@ fn plan_message(queue: &str, m: &Message, acks: &Acks) -> Planned {
         )],
         Notice::Objects(objects) => objects
             .into_iter()
-            .filter(|o| !o.key.contains("/CloudTrail-Digest/"))
+            .filter(|o| digests || !o.key.contains("/CloudTrail-Digest/"))
             .map(|o| {
                 let version = o.etag.or(o.sequencer).unwrap_or_default();
                 (
