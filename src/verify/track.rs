@@ -15,8 +15,9 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// How many of a chain's newest digests are kept to check the links of late arrivals.
-const KEEP: usize = 6;
+/// How many of a chain's newest digests are kept to check the links of digests that arrive out
+/// of order (a backlog read in parallel): a day and a bit of hourly digests.
+const KEEP: usize = 26;
 /// How many distinct delivery hours of an account and region are remembered.
 const HOURS: usize = 24;
 
@@ -418,6 +419,8 @@ fn check_link(
         return (Vec::new(), None);
     };
     let alarms = match &d.previous {
+        // Older than the newest: an out-of-order arrival, checked by the digests naming it.
+        None if link.end <= newest.end => Vec::new(),
         None => {
             if link.start > newest.end - 60 {
                 vec![Alarm::ChainRestarted {

@@ -25,6 +25,8 @@ mod fuzz;
 mod golden;
 /// The catalog against the guide in `../shared/spec`.
 mod guide;
+/// `watch` checking the trail itself: digest chains and signatures, late digests, silence.
+mod integrity;
 /// `scan --format ocsf` against the published OCSF schema.
 mod ocsf;
 /// Running `watch` as a service: state lock, endpoints, logs, configuration errors.

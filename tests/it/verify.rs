@@ -20,7 +20,7 @@ const FINGERPRINT: &str = "0123456789abcdef0123456789abcdef";
 /// The first hour of every generated trail.
 const T0: &str = "2026-11-02T00:00:00Z";
 
-fn key_pair() -> &'static RsaKeyPair {
+pub(crate) fn key_pair() -> &'static RsaKeyPair {
     static PAIR: OnceLock<RsaKeyPair> = OnceLock::new();
     PAIR.get_or_init(|| RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key"))
 }
@@ -43,7 +43,7 @@ fn sha(bytes: &[u8]) -> String {
 }
 
 /// The `aws cloudtrail list-public-keys` output for the test key.
-fn keys_file(dir: &Path) -> String {
+pub(crate) fn keys_file(dir: &Path) -> String {
     let der = key_pair().public_key().as_ref();
     let doc = json!({"publicKeyList": [{
         "ValidityStartTime": "2026-10-01T00:00:00+00:00",
@@ -66,22 +66,22 @@ fn folder(kind: &str, t: jiff::Timestamp) -> String {
 
 /// How to generate a trail.
 #[derive(Default, Clone)]
-struct Gen {
-    hours: i64,
+pub(crate) struct Gen {
+    pub(crate) hours: i64,
     /// Logging stopped in this hour (StopLogging in its logs) and restarted at the second.
-    stop: Option<(i64, i64)>,
+    pub(crate) stop: Option<(i64, i64)>,
     /// This hour's digest is validly signed but names a wrong previous hash.
-    bad_link: Option<i64>,
-    bucket: String,
+    pub(crate) bad_link: Option<i64>,
+    pub(crate) bucket: String,
 }
 
 /// A generated trail bucket: objects by key, and each digest's signature.
 #[derive(Default)]
-struct Built {
-    objects: BTreeMap<String, Vec<u8>>,
-    signatures: BTreeMap<String, String>,
-    logs: Vec<String>,
-    digests: Vec<String>,
+pub(crate) struct Built {
+    pub(crate) objects: BTreeMap<String, Vec<u8>>,
+    pub(crate) signatures: BTreeMap<String, String>,
+    pub(crate) logs: Vec<String>,
+    pub(crate) digests: Vec<String>,
 }
 
 fn log_record(name: &str, t: jiff::Timestamp) -> Value {
@@ -92,7 +92,7 @@ fn log_record(name: &str, t: jiff::Timestamp) -> Value {
     r
 }
 
-fn generate(g: &Gen) -> Built {
+pub(crate) fn generate(g: &Gen) -> Built {
     let mut b = Built::default();
     let mut previous: Option<(String, String, String)> = None; // key, hash, signature
     for h in 0..g.hours {
@@ -176,7 +176,7 @@ fn generate(g: &Gen) -> Built {
     b
 }
 
-fn week() -> Gen {
+pub(crate) fn week() -> Gen {
     Gen {
         hours: 24 * 7,
         bucket: "trail-bucket".into(),
@@ -185,7 +185,7 @@ fn week() -> Gen {
 }
 
 /// Writes a generated bucket under `dir/bucket/` with a sidecar for every digest.
-fn write_local(dir: &Path, b: &Built) -> String {
+pub(crate) fn write_local(dir: &Path, b: &Built) -> String {
     let root = dir.join("bucket");
     for (k, v) in &b.objects {
         write(&root, k, v);
