@@ -99,7 +99,7 @@ pub fn collect(paths: &[PathBuf], opts: &Options) -> Collected {
 }
 
 /// The signature in a digest's sidecar, if it has a readable one.
-fn sidecar(digest: &Path) -> Option<String> {
+pub(crate) fn sidecar(digest: &Path) -> Option<String> {
     let mut p = digest.as_os_str().to_owned();
     p.push(SIDECAR);
     let text = std::fs::read(PathBuf::from(p)).ok()?;

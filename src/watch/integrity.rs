@@ -18,10 +18,9 @@ use crate::state::Tracked;
 use crate::verify::digest::{self, Digest, DigestName};
 use crate::verify::keys::{PublicKeys, SignatureError};
 use crate::verify::track::{self, Activity, Alarm, Chain, ChainKey, Signature, Timing, Tracker};
-use crate::verify::{SIDECAR, Sidecar};
 use jiff::Timestamp;
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// What `watch` checks of the trail itself.
@@ -133,7 +132,7 @@ pub(crate) async fn read(
             },
             true,
         ),
-        (Origin::File(p), _) => (sidecar(p), false),
+        (Origin::File(p), _) => (crate::verify::local::sidecar(p), false),
         _ => (None, false),
     };
     let check = match (&digest, &signature) {
@@ -149,14 +148,6 @@ pub(crate) async fn read(
         signature,
         check,
     }
-}
-
-fn sidecar(digest: &Path) -> Option<String> {
-    let mut p = digest.as_os_str().to_owned();
-    p.push(SIDECAR);
-    let text = std::fs::read(PathBuf::from(p)).ok()?;
-    let s: Sidecar = serde_json::from_slice(&text).ok()?;
-    (s.signature_algorithm == "SHA256withRSA").then_some(s.signature)
 }
 
 async fn check(shared: &Shared, name: &DigestName, d: &Digest, sig: &str) -> Signature {
