@@ -59,6 +59,53 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A sink URL made printable when its secret may be in the path or the query (Discord
+/// `/api/webhooks/ID/TOKEN`, Slack `/services/T../B../secret`, Teams workflow `sig=`, `?token=`,
+/// PagerDuty routing keys): user information is dropped, every query value becomes `***`, and so
+/// does every path segment that is not a plain word (lowercase letters, `-`, `_`, `.`, at most
+/// 24 characters, no digits), so only the host and the route's fixed words remain.
+pub fn redact_secret_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "***".into();
+    };
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, Some(q)),
+        None => (rest, None),
+    };
+    let rest = rest.split_once('#').map_or(rest, |(r, _)| r);
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    let plain = |seg: &str| {
+        seg.len() <= 24
+            && seg
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || matches!(c, '-' | '_' | '.'))
+    };
+    let path: Vec<&str> = path
+        .split('/')
+        .map(|seg| {
+            if seg.is_empty() || plain(seg) {
+                seg
+            } else {
+                "***"
+            }
+        })
+        .collect();
+    let mut out = format!("{scheme}://{host}{}", path.join("/"));
+    if let Some(q) = query {
+        let pairs: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if plain(k) => format!("{k}=***"),
+                _ => "***".to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
+    }
+    out
+}
+
 /// A URL whose path is the secret (Slack incoming webhooks): `scheme://host/***`.
 pub fn hide_path(url: &str) -> String {
     match url.split_once("://") {
@@ -88,6 +135,41 @@ mod tests {
         );
     }
 
+    #[test]
+    fn hides_secrets_in_paths_and_queries_of_real_hook_shapes() {
+        let cases = [
+            (
+                "https://hooks.slack.com/services/T0SENTINEL/B0SENTINEL/SeNtInElSeCrEt0",
+                "https://hooks.slack.com/services/***/***/***",
+            ),
+            (
+                "https://discord.com/api/webhooks/123456789012345678/SeNtInEl-tok_en",
+                "https://discord.com/api/webhooks/***/***",
+            ),
+            (
+                "https://prod-12.westus.logic.azure.com:443/workflows/0a1b2c3dSENT/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=SeNtInElSig",
+                "https://prod-12.westus.logic.azure.com:443/workflows/***/triggers/manual/paths/invoke?api-version=***&sp=***&sv=***&sig=***",
+            ),
+            (
+                "https://events.pagerduty.com/integration/R0UTINGKEYSENTINEL/enqueue",
+                "https://events.pagerduty.com/integration/***/enqueue",
+            ),
+            (
+                "http://u:SENTINELPW@127.0.0.1:8080/hook?token=SENTINELTOK&key=K1&SiG=x",
+                "http://127.0.0.1:8080/hook?token=***&key=***&***",
+            ),
+            (
+                "https://example.com/hook/sentinelsecretlowercasetoken#frag",
+                "https://example.com/hook/***",
+            ),
+            ("not a url SENTINEL", "***"),
+        ];
+        for (url, want) in cases {
+            let got = redact_secret_url(url);
+            assert_eq!(got, want, "{url}");
+            assert!(!got.to_lowercase().contains("sentinel"), "{got}");
+        }
+    }
     #[test]
     fn resolves_files_and_literals_and_never_shows_them() {
         let dir = tempfile::tempdir().unwrap();

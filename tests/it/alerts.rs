@@ -418,6 +418,33 @@ fn alert_test_and_config_check_redact_secrets() {
 }
 
 #[test]
+fn config_check_hides_secrets_in_webhook_paths_and_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    std::fs::write(
+        &config,
+        "[sinks.discord]\ntype = \"webhook\"\nurl = \"https://discord.com/api/webhooks/123456789012345678/SentinelDiscordTok\"\n\
+         [sinks.teams]\ntype = \"webhook\"\nurl = \"env:TEAMS_URL\"\n\
+         [sinks.generic]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/hook?token=SentinelTok&sig=SentinelSig\"\n\
+         [sources]\ndirs = [\"in\"]\n",
+    )
+    .unwrap();
+    let teams = "https://prod-12.westus.logic.azure.com:443/workflows/0a1bSentinelWf/triggers/manual/paths/invoke?api-version=2016-06-01&sig=SentinelTeamsSig";
+    let text = config_check(&config, &[("TEAMS_URL", teams)]);
+    assert!(!text.to_lowercase().contains("sentinel"), "{text}");
+    assert!(text.contains("discord.com/api/webhooks/***/***"), "{text}");
+    assert!(
+        text.contains("/workflows/***/triggers/manual/paths/invoke?api-version=***&sig=***"),
+        "{text}"
+    );
+    assert!(
+        text.contains("127.0.0.1:9/hook?token=***&sig=***"),
+        "{text}"
+    );
+}
+
+#[test]
 fn scan_alert_sends_a_one_shot_scan() {
     let dir = tempfile::tempdir().unwrap();
     let hook = Server::start(vec![], ok());

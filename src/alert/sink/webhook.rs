@@ -3,7 +3,7 @@
 
 use super::{Env, Kind, Sent, Sink};
 use crate::alert::http::{self, Signed};
-use crate::alert::secret::{Secret, redact_url};
+use crate::alert::secret::{Secret, redact_secret_url};
 use crate::alert::{Delivery, SendError, render};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
@@ -42,7 +42,7 @@ fn template<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
 impl Kind for Config {
     fn redacted(&self) -> serde_json::Value {
         serde_json::json!({
-            "type": "webhook", "url": redact_url(self.url.expose()),
+            "type": "webhook", "url": redact_secret_url(self.url.expose()),
             "headers": self.headers.keys().map(|h| (h.clone(), "***")).collect::<BTreeMap<_, _>>(),
             "secret": self.secret.as_ref().map(|_| "***"), "template": self.template.is_some(),
             "timeout_secs": self.timeout.as_secs()})
