@@ -3,6 +3,7 @@
 
 mod alert;
 mod catalog;
+mod report;
 mod rules;
 mod ruleset;
 mod scan;
@@ -29,6 +30,8 @@ enum Command {
     Scan(Box<scan::ScanArgs>),
     /// Find every event (not only findings) matching filters on any field, in time order.
     Search(Box<search::SearchArgs>),
+    /// Scan like `scan` and write one self-contained HTML report of the findings (`-o FILE`).
+    Report(Box<scan::ScanArgs>),
     /// List the built-in catalog of notable events.
     Catalog(catalog::CatalogArgs),
     /// Explain one event of the catalog in full.
@@ -97,6 +100,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan::run(*args),
         Command::Search(args) => search::run(*args),
+        Command::Report(args) => report::run(*args),
         Command::Catalog(args) => catalog::list(args),
         Command::Explain(args) => catalog::explain(args),
         Command::Rules(cmd) => rules::run(cmd),

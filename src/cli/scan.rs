@@ -42,11 +42,11 @@ pub struct ScanArgs {
     endpoint_url: Option<String>,
     /// Output format [default: table on a terminal, jsonl otherwise].
     #[arg(short, long, value_enum)]
-    format: Option<Format>,
+    pub(super) format: Option<Format>,
     /// Write findings to this file instead of standard output; .csv, .json, .jsonl choose the
-    /// format.
+    /// format, and .html writes the HTML report (as `trailwatch report`).
     #[arg(short, long, value_name = "FILE")]
-    output: Option<PathBuf>,
+    pub(super) output: Option<PathBuf>,
     /// Only events of these services: catalog slugs (`trailwatch catalog`) or eventSource prefixes
     /// (`signin`, `ec2`), any case; repeat or comma-separate.
     #[arg(long, value_delimiter = ',', value_name = "SERVICE")]
@@ -101,10 +101,27 @@ pub struct ScanArgs {
     /// Configuration file (its [sinks], [[routes]] and [alerts]).
     #[arg(long, env = "TRAILWATCH_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Also write the findings as a self-contained HTML report to this file (see docs/report.md).
+    #[arg(long, value_name = "FILE")]
+    pub(super) report: Option<PathBuf>,
+    /// Write no finding stream (`trailwatch report`: the report is the output).
+    #[arg(skip)]
+    pub(super) no_stream: bool,
 }
 
-pub fn run(args: ScanArgs) -> Result<ExitCode> {
+pub fn run(mut args: ScanArgs) -> Result<ExitCode> {
     let started = Instant::now();
+    if args.format.is_none() && args.output.as_deref().is_some_and(super::search::is_html) {
+        // `-o report.html`: the report is the output, as with `trailwatch report`.
+        if args.report.is_some() {
+            return Err(super::UsageError(
+                "-o FILE.html writes the report; give it or --report, not both".into(),
+            )
+            .into());
+        }
+        args.report = args.output.take();
+        args.no_stream = true;
+    }
     let catalog = Catalog::builtin().context("loading the built-in catalog")?;
     let loaded = RuleSet::load(&catalog, &args.rules.sources(), packs::DEFAULT).map_err(usage)?;
     let rule_errors = report(&loaded.errors);
@@ -156,7 +173,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         summary.bad_inputs += 1;
     }
 
-    let to_terminal = args.output.is_none() && stdout_is_terminal();
+    let to_terminal = args.output.is_none() && !args.no_stream && stdout_is_terminal();
     let inferred = match &args.output {
         Some(p) if args.format.is_none() => super::search::format_for_path(p)?,
         _ => None,
@@ -167,6 +184,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         Format::Jsonl
     });
     let out: Box<dyn Write> = match &args.output {
+        _ if args.no_stream => Box::new(std::io::sink()),
         Some(path) => Box::new(BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
         )),
@@ -182,6 +200,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let mut noise = Noise::new(args.dedup);
     let mut held = Held::default();
     let mut to_alert: Vec<crate::finding::Finding> = Vec::new();
+    let mut to_report: Vec<crate::finding::Finding> = Vec::new();
     let mut handle = |report: crate::scan::Report| {
         progress.inc(1);
         if report.is_foreign() && inputs.walked(&report.name) {
@@ -198,6 +217,9 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
                     .filter(|f| f.suppressed_by.is_none())
                     .cloned(),
             );
+        }
+        if args.report.is_some() && !args.dedup {
+            to_report.extend(report.findings.iter().cloned());
         }
         if args.dedup {
             held.add(report);
@@ -273,6 +295,17 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         return Err(e).context("writing findings");
     }
     sink.finish().context("writing findings")?;
+    if let Some(path) = &args.report {
+        let findings = if args.dedup { &held } else { &to_report };
+        super::report::write(path, findings, &args.inputs)?;
+        if !args.quiet {
+            eprintln!(
+                "trailwatch: report: {} finding(s) written to {}",
+                findings.len(),
+                path.display()
+            );
+        }
+    }
     summary.noise = noise.stats;
     summary.expired = engine
         .expired_suppressions()

@@ -129,8 +129,15 @@ fn conditions(args: &SearchArgs) -> Result<Vec<Cond>, UsageError> {
     Ok(conds)
 }
 
-/// The format a file name asks for: .csv, .json, .jsonl (.ndjson); `.html` is refused until
-/// the report exists.
+/// The format a file name asks for: .csv, .json, .jsonl (.ndjson). `.html` is refused here:
+/// `scan` takes it before asking (its `-o FILE.html` writes the report, see [`is_html`]); a
+/// search's events are no report.
+/// Whether `path` names an HTML file (`.html`, `.htm`, any case).
+pub(super) fn is_html(path: &std::path::Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"))
+}
+
 pub(super) fn format_for_path(path: &std::path::Path) -> Result<Option<Format>, UsageError> {
     let ext = path
         .extension()
@@ -141,7 +148,7 @@ pub(super) fn format_for_path(path: &std::path::Path) -> Result<Option<Format>, 
         Some("jsonl" | "ndjson") => Some(Format::Jsonl),
         Some("html" | "htm") => {
             return Err(UsageError(format!(
-                "{}: an HTML report is written by `trailwatch report`, not here; use .jsonl, .json or .csv",
+                "{}: an HTML report of findings is written by `trailwatch report` (or `scan -o FILE.html`), not here; use .jsonl, .json or .csv",
                 path.display()
             )));
         }

@@ -1,11 +1,12 @@
 //! Where findings go: the output formats of `trailwatch scan` (JSON Lines, a JSON array, CSV and
 //! an aligned table), written to any `io::Write`, and the exactly-once JSON Lines file
 //! ([`JsonlFile`]) behind `watch --output` and the alert `file` sink. [`ocsf`] maps a finding to
-//! an OCSF Detection Finding (`--format ocsf`).
+//! an OCSF Detection Finding (`--format ocsf`); [`report`] writes the self-contained HTML report.
 
 pub mod events;
 mod jsonl_file;
 pub mod ocsf;
+pub mod report;
 mod table;
 
 pub use jsonl_file::{FileError, JsonlFile};

@@ -307,12 +307,17 @@ fn scan_reads_stdin_infers_the_output_format_and_says_why_nothing_was_found() {
         text.lines().next().unwrap(),
         trailwatch::finding::KEYS.join(",")
     );
+    // -o FILE.html writes the HTML report (as `trailwatch report`), and nothing on stdout.
     let html = dir.path().join("f.html");
     let out = trailwatch()
         .args(["scan", LOGS, "-o", html.to_str().unwrap()])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page:.200}");
+    assert!(page.contains("Content-Security-Policy"));
 
     let out = trailwatch()
         .args(["scan", LOGS, "--since", "2030-01-01", "--format", "jsonl"])
