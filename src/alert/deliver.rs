@@ -351,6 +351,8 @@ fn mark(outbox: &Outbox, name: &str, ids: &[i64], cursor: Option<u64>) {
 /// Records a failed attempt: retry later, or dead letter when permanent or too old. Returns how
 /// long to wait before the next attempt, when there is one.
 fn failed(outbox: &Outbox, name: &str, p: &Pending, e: &SendError) -> Option<Duration> {
+    // The reason is logged and stored: never with a secret in it.
+    let reason = super::secret::scrub(&e.to_string());
     let now = jiff::Timestamp::now().as_second();
     let max_age = outbox.max_age.as_secs() as i64;
     let (dead, retry_at, wait) = match e {
@@ -374,17 +376,17 @@ fn failed(outbox: &Outbox, name: &str, p: &Pending, e: &SendError) -> Option<Dur
     if dead {
         outbox.metrics.dead_lettered(name);
         tracing::error!(
-            "{name}: finding {} not delivered, moved to dead letters: {e}",
+            "{name}: finding {} not delivered, moved to dead letters: {reason}",
             p.finding_id
         );
     } else {
         tracing::warn!(
-            "{name}: finding {} not delivered ({e}); retrying",
+            "{name}: finding {} not delivered ({reason}); retrying",
             p.finding_id
         );
     }
     if let Ok(mut store) = outbox.store.lock()
-        && let Err(err) = store.failed(name, p.finding_id, &e.to_string(), retry_at, dead)
+        && let Err(err) = store.failed(name, p.finding_id, &reason, retry_at, dead)
     {
         tracing::error!("{err}");
     }

@@ -2,6 +2,7 @@
 
 use super::UsageError;
 use crate::alert::config::Alerts;
+use crate::alert::secret::scrub;
 use crate::alert::sink::{Env, Sink};
 use crate::alert::{Delivery, SendError};
 use crate::aws::{self, AwsOptions};
@@ -71,7 +72,8 @@ async fn send_retrying(name: &str, target: &dyn Sink, d: &Delivery) -> Result<()
                     })
                     .min(Duration::from_secs(30));
                 eprintln!(
-                    "trailwatch: {name}: {reason}; retrying in {}s",
+                    "trailwatch: {name}: {}; retrying in {}s",
+                    scrub(&reason),
                     wait.as_secs()
                 );
                 tokio::time::sleep(wait).await;
@@ -128,7 +130,7 @@ pub fn run(cmd: AlertCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            writeln!(out, "{sink}: failed: {e}")?;
+            writeln!(out, "{sink}: failed: {}", scrub(&e.to_string()))?;
             Ok(ExitCode::from(1))
         }
     }
@@ -158,6 +160,7 @@ pub fn send_findings(config: &std::path::Path, findings: &[Finding]) -> Result<(
                 match send_retrying(&name, t.as_ref(), &d).await {
                     Ok(()) => ok += 1,
                     Err(e) => {
+                        let e = scrub(&e.to_string());
                         eprintln!("trailwatch: error: {name}: {}: {e}", f.rule_id);
                         bad += 1;
                     }

@@ -117,7 +117,8 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("trailwatch: error: {e:#}");
+            let text = crate::alert::secret::scrub(&format!("{e:#}"));
+            eprintln!("trailwatch: error: {text}");
             if e.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(2)
             } else {
@@ -125,6 +126,29 @@ pub fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Log lines to standard error at `level` (a level or `EnvFilter` directives), every one
+/// scrubbed of secrets (see [`crate::alert::secret::scrub`]).
+fn init_logging(level: &str, format: watch::LogFormat) {
+    use crate::alert::secret::Scrubbing;
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| Scrubbing(std::io::stderr()))
+        .with_target(false);
+    let _ = match format {
+        watch::LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        // One JSON object a line: timestamp, level, message and fields at the top level.
+        watch::LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+    };
 }
 
 /// Output closed early (`trailwatch scan ... | head`): not an error.

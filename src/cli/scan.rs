@@ -107,6 +107,15 @@ pub struct ScanArgs {
     /// Write no finding stream (`trailwatch report`: the report is the output).
     #[arg(skip)]
     pub(super) no_stream: bool,
+    /// Log level of what S3 inputs and --alert log: error, warn, info, debug, trace (also
+    /// TRAILWATCH_LOG, which accepts filters).
+    #[arg(
+        long,
+        env = "TRAILWATCH_LOG",
+        default_value = "warn",
+        value_name = "LEVEL"
+    )]
+    log: String,
 }
 
 pub fn run(mut args: ScanArgs) -> Result<ExitCode> {
@@ -122,6 +131,7 @@ pub fn run(mut args: ScanArgs) -> Result<ExitCode> {
         args.report = args.output.take();
         args.no_stream = true;
     }
+    super::init_logging(&args.log, super::watch::LogFormat::Text);
     let catalog = Catalog::builtin().context("loading the built-in catalog")?;
     let loaded = RuleSet::load(&catalog, &args.rules.sources(), packs::DEFAULT).map_err(usage)?;
     let rule_errors = report(&loaded.errors);

@@ -374,28 +374,8 @@ fn engine(r: &Resolved) -> Result<Engine> {
     setup_engine::build(&catalog, loaded.rules, opts).map_err(usage)
 }
 
-fn init_logging(level: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    let _ = match format {
-        LogFormat::Text => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .try_init(),
-        // One JSON object a line: timestamp, level, message and fields at the top level.
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init(),
-    };
-}
-
 pub fn run(args: WatchArgs) -> Result<ExitCode> {
-    init_logging(&args.log, args.log_format);
+    super::init_logging(&args.log, args.log_format);
     let resolved = resolve(&args)?;
     let engine = engine(&resolved)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -484,6 +464,7 @@ pub fn check(args: WatchArgs) -> Result<ExitCode> {
                   "status_every": human(s.status_every), "max_size": s.scan.max_size,
                   "listen": s.listen.map(|a| a.to_string())},
     });
-    writeln!(out, "{}", serde_json::to_string_pretty(&shown)?)?;
+    let text = serde_json::to_string_pretty(&shown)?;
+    writeln!(out, "{}", crate::alert::secret::scrub(&text))?;
     Ok(ExitCode::SUCCESS)
 }

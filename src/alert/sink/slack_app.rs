@@ -75,7 +75,7 @@ impl SlackApp {
         let answer: serde_json::Value = resp
             .json()
             .await
-            .map_err(|e| SendError::retry(format!("Slack answered something unreadable: {e}")))?;
+            .map_err(|e| SendError::retry(format!("Slack answered something unreadable: {}", e.without_url())))?;
         if answer["ok"] == true {
             return Ok(answer);
         }
