@@ -37,5 +37,6 @@ pub mod search;
 pub(crate) mod setup;
 pub mod source;
 pub(crate) mod state;
+pub mod timeline;
 pub mod verify;
 pub(crate) mod watch;

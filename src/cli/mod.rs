@@ -3,12 +3,14 @@
 
 mod alert;
 mod catalog;
+mod filters;
 mod report;
 mod rules;
 mod ruleset;
 mod scan;
 mod search;
 mod state;
+mod timeline;
 mod verify;
 mod watch;
 
@@ -32,6 +34,9 @@ enum Command {
     Search(Box<search::SearchArgs>),
     /// Scan like `scan` and write one self-contained HTML report of the findings (`-o FILE`).
     Report(Box<scan::ScanArgs>),
+    /// Follow each actor, session or source address through its events in time order, with
+    /// first and last seen, what it touched, its errors and its findings explained inline.
+    Timeline(Box<timeline::TimelineArgs>),
     /// List the built-in catalog of notable events.
     Catalog(catalog::CatalogArgs),
     /// Explain one event of the catalog in full.
@@ -101,6 +106,7 @@ pub fn main() -> ExitCode {
         Command::Scan(args) => scan::run(*args),
         Command::Search(args) => search::run(*args),
         Command::Report(args) => report::run(*args),
+        Command::Timeline(args) => timeline::run(*args),
         Command::Catalog(args) => catalog::list(args),
         Command::Explain(args) => catalog::explain(args),
         Command::Rules(cmd) => rules::run(cmd),

@@ -3,12 +3,13 @@
 
 use super::ColorChoice;
 use super::UsageError;
+use super::filters::FilterArgs;
 use super::ruleset::{RuleArgs, report, usage};
 use super::stdout_is_terminal;
 use crate::catalog::Catalog;
 use crate::output::Format;
 use crate::output::events::{EventFormat, EventWriter};
-use crate::rules::{Cond, expr, packs};
+use crate::rules::packs;
 use crate::scan::Options;
 use crate::scan::summary::Summary;
 use crate::search::fields::{self, Field};
@@ -27,34 +28,8 @@ pub struct SearchArgs {
     /// Files, directories (read recursively), or `-` for standard input.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
-    /// A filter: `PATH OP VALUE`, e.g. 'userIdentity.arn glob *alice*', 'errorCode exists',
-    /// 'not sourceIPAddress cidr 10.0.0.0/8'. Repeat: every one must hold. Operators: =, !=,
-    /// in, prefix, suffix, contains, glob, regex (~), cidr, >, >=, <, <=, exists, missing
-    /// (string operators take :i for any case). See docs/search.md.
-    #[arg(long = "where", short = 'w', value_name = "EXPR")]
-    wheres: Vec<String>,
-    /// The principal: text in its ARN, role, user name or principal id (any case), or a glob.
-    #[arg(long, value_name = "TEXT")]
-    actor: Vec<String>,
-    /// userIdentity.accessKeyId is one of these (repeat or comma-separate).
-    #[arg(long, value_delimiter = ',', value_name = "KEY")]
-    access_key: Vec<String>,
-    /// sourceIPAddress is one of these addresses or in one of these networks (10.0.0.0/8).
-    #[arg(long, value_delimiter = ',', value_name = "IP")]
-    source_ip: Vec<String>,
-    /// eventName is one of these names or globs (Delete*).
-    #[arg(long, value_delimiter = ',', value_name = "NAME")]
-    event: Vec<String>,
-    /// Failed calls only; with a value (--error=AccessDenied, --error='*Denied*'), those codes.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "*",
-          value_delimiter = ',', value_name = "CODE")]
-    error: Option<Vec<String>>,
-    /// Only events at or after this time: RFC 3339, a date, or a duration back from now (24h, 7d).
-    #[arg(long, value_name = "TIME")]
-    since: Option<String>,
-    /// Only events before this time (same forms as --since).
-    #[arg(long, value_name = "TIME")]
-    until: Option<String>,
+    #[command(flatten)]
+    filter: FilterArgs,
     /// Output format [default: from -o's extension, else table on a terminal, jsonl otherwise].
     #[arg(short, long, value_enum)]
     format: Option<Format>,
@@ -100,44 +75,15 @@ enum Sort {
     Input,
 }
 
-/// The conditions the flags ask for.
-fn conditions(args: &SearchArgs) -> Result<Vec<Cond>, UsageError> {
-    let bad = |flag: &str, e: String| UsageError(format!("{flag}: {e}"));
-    let mut conds = Vec::new();
-    for w in &args.wheres {
-        conds.push(expr::parse(w).map_err(|e| UsageError(e.to_string()))?);
-    }
-    if !args.actor.is_empty() {
-        let any = args
-            .actor
-            .iter()
-            .map(|a| expr::actor(a).map_err(|e| bad("--actor", e)));
-        conds.push(Cond::any(any.collect::<Result<_, _>>()?));
-    }
-    if !args.access_key.is_empty() {
-        conds.push(expr::access_key(&args.access_key));
-    }
-    if !args.source_ip.is_empty() {
-        conds.push(expr::source_ip(&args.source_ip).map_err(|e| bad("--source-ip", e))?);
-    }
-    if !args.event.is_empty() {
-        conds.push(expr::event(&args.event).map_err(|e| bad("--event", e))?);
-    }
-    if let Some(codes) = &args.error {
-        conds.push(expr::error(codes).map_err(|e| bad("--error", e))?);
-    }
-    Ok(conds)
-}
-
-/// The format a file name asks for: .csv, .json, .jsonl (.ndjson). `.html` is refused here:
-/// `scan` takes it before asking (its `-o FILE.html` writes the report, see [`is_html`]); a
-/// search's events are no report.
 /// Whether `path` names an HTML file (`.html`, `.htm`, any case).
 pub(super) fn is_html(path: &std::path::Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"))
 }
 
+/// The format a file name asks for: .csv, .json, .jsonl (.ndjson). `.html` is refused here:
+/// `scan` takes it before asking (its `-o FILE.html` writes the report, see [`is_html`]); a
+/// search's events (or a timeline) are no report.
 pub(super) fn format_for_path(path: &std::path::Path) -> Result<Option<Format>, UsageError> {
     let ext = path
         .extension()
@@ -158,10 +104,10 @@ pub(super) fn format_for_path(path: &std::path::Path) -> Result<Option<Format>, 
 
 pub fn run(args: SearchArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let conds = conditions(&args)?;
+    let conds = args.filter.conditions()?;
     let now = jiff::Timestamp::now();
-    let since = setup_engine::time_bound(args.since.as_deref(), now).map_err(usage)?;
-    let until = setup_engine::time_bound(args.until.as_deref(), now).map_err(usage)?;
+    let since = setup_engine::time_bound(args.filter.since.as_deref(), now).map_err(usage)?;
+    let until = setup_engine::time_bound(args.filter.until.as_deref(), now).map_err(usage)?;
     let to_terminal = args.output.is_none() && stdout_is_terminal();
     let inferred = match &args.output {
         Some(p) if args.format.is_none() => format_for_path(p)?,
@@ -210,27 +156,7 @@ pub fn run(args: SearchArgs) -> Result<ExitCode> {
     let query = Query::new(conds, since, until, fields.clone(), args.raw);
 
     let mut summary = Summary::default();
-    let mut inputs = Vec::new();
-    let (stdin, paths): (Vec<&PathBuf>, Vec<&PathBuf>) =
-        args.inputs.iter().partition(|p| p.as_os_str() == "-");
-    if stdin.len() > 1 {
-        return Err(UsageError("standard input (-) can be named once".into()).into());
-    }
-    if !stdin.is_empty() {
-        inputs.push(Input::Bytes {
-            name: "(stdin)".into(),
-            bytes: read_stdin(args.max_size)?,
-        });
-    }
-    let paths: Vec<PathBuf> = paths.into_iter().cloned().collect();
-    let collected = file::collect(&paths);
-    summary.passed_over = collected.passed_over as u64;
-    summary.digests += collected.digests.len() as u64;
-    for e in &collected.errors {
-        eprintln!("trailwatch: error: {e}");
-        summary.bad_inputs += 1;
-    }
-    inputs.extend(collected.files.iter().cloned().map(Input::File));
+    let (inputs, collected) = gather(&args.inputs, args.max_size, &mut summary)?;
 
     let out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(
@@ -273,7 +199,7 @@ pub fn run(args: SearchArgs) -> Result<ExitCode> {
     if !args.quiet {
         eprint!(
             "{}",
-            render(&summary, &tally, matched, &args, started.elapsed())
+            render(&summary, &tally, matched, &args.filter, started.elapsed())
         );
     }
     Ok(if rule_errors {
@@ -283,6 +209,37 @@ pub fn run(args: SearchArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The inputs named on the command line (`-` is standard input, read whole), with the walk's
+/// counts and errors noted in `summary`.
+pub(super) fn gather(
+    names: &[PathBuf],
+    max_size: u64,
+    summary: &mut Summary,
+) -> Result<(Vec<Input>, file::Inputs)> {
+    let mut inputs = Vec::new();
+    let (stdin, paths): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        names.iter().partition(|p| p.as_os_str() == "-");
+    if stdin.len() > 1 {
+        return Err(UsageError("standard input (-) can be named once".into()).into());
+    }
+    if !stdin.is_empty() {
+        inputs.push(Input::Bytes {
+            name: "(stdin)".into(),
+            bytes: read_stdin(max_size)?,
+        });
+    }
+    let paths: Vec<PathBuf> = paths.into_iter().cloned().collect();
+    let collected = file::collect(&paths);
+    summary.passed_over = collected.passed_over as u64;
+    summary.digests += collected.digests.len() as u64;
+    for e in &collected.errors {
+        eprintln!("trailwatch: error: {e}");
+        summary.bad_inputs += 1;
+    }
+    inputs.extend(collected.files.iter().cloned().map(Input::File));
+    Ok((inputs, collected))
 }
 
 /// Standard input, up to one byte more than `max` (so a larger input is reported as such).
@@ -296,11 +253,12 @@ pub(super) fn read_stdin(max: u64) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn render(
+/// The summary of a search (and a timeline): what was read, what matched, and why nothing did.
+pub(super) fn render(
     s: &Summary,
     tally: &Tally,
     matched: u64,
-    args: &SearchArgs,
+    filter: &FilterArgs,
     elapsed: std::time::Duration,
 ) -> String {
     let skipped = if s.not_cloudtrail > 0 {
@@ -321,7 +279,7 @@ fn render(
         } else if s.records == 0 {
             "the inputs hold no CloudTrail events".to_string()
         } else {
-            tally.why_empty(s.records, args.since.as_deref(), args.until.as_deref())
+            tally.why_empty(s.records, filter.since.as_deref(), filter.until.as_deref())
         };
         out.push_str(&format!("  why none    {why}\n"));
     }

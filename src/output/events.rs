@@ -108,6 +108,7 @@ impl<'w> EventWriter<'w> {
                     &rows,
                     terminal_width(),
                     &|_, _, t| t,
+                    &[],
                 )?;
             }
             _ => {}

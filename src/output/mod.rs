@@ -8,6 +8,7 @@ mod jsonl_file;
 pub mod ocsf;
 pub mod report;
 mod table;
+pub mod timeline;
 
 pub use jsonl_file::{FileError, JsonlFile};
 pub use table::Table;

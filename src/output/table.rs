@@ -92,6 +92,7 @@ impl FindingSink for Table<'_> {
                 &cells,
                 terminal_width(),
                 &paint_cell,
+                &[],
             )?;
         }
         self.out.flush()
@@ -180,13 +181,15 @@ pub(crate) fn terminal_width() -> Option<usize> {
 }
 
 /// Writes aligned rows: each column as wide as its widest cell, the widest columns narrowed
-/// (ARNs from the left) until the line fits `width` (when known).
+/// (ARNs from the left) until the line fits `width` (when known). A row's note, if any, is
+/// written on the line below it, cut to the width.
 pub(super) fn write_table(
     out: &mut dyn Write,
     header: &[String],
     rows: &[Vec<String>],
     width: Option<usize>,
     paint: &dyn Fn(usize, usize, String) -> String,
+    notes: &[Option<String>],
 ) -> io::Result<()> {
     let n = header.len();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
@@ -247,6 +250,17 @@ pub(super) fn write_table(
     writeln!(out, "{}", line(None, header))?;
     for (r, row) in rows.iter().enumerate() {
         writeln!(out, "{}", line(Some(r), row))?;
+        if let Some(Some(note)) = notes.get(r) {
+            let note = match width {
+                Some(w) if note.chars().count() > w => {
+                    let mut cut: String = note.chars().take(w.saturating_sub(1)).collect();
+                    cut.push('…');
+                    cut
+                }
+                _ => note.clone(),
+            };
+            writeln!(out, "{note}")?;
+        }
     }
     Ok(())
 }
@@ -273,7 +287,7 @@ mod tests {
             "arn:aws:sts::111122223333:assumed-role/Deploy/alice".to_string(),
         ]];
         let mut out = Vec::new();
-        write_table(&mut out, &header, &rows, Some(60), &|_, _, t| t).unwrap();
+        write_table(&mut out, &header, &rows, Some(60), &|_, _, t| t, &[]).unwrap();
         let text = String::from_utf8(out).unwrap();
         for l in text.lines() {
             assert!(l.chars().count() <= 60, "{l}");
@@ -281,7 +295,7 @@ mod tests {
         assert!(text.contains("111122223333"), "{text}");
         assert!(text.contains("Deploy/alice"), "{text}");
         let mut wide = Vec::new();
-        write_table(&mut wide, &header, &rows, None, &|_, _, t| t).unwrap();
+        write_table(&mut wide, &header, &rows, None, &|_, _, t| t, &[]).unwrap();
         assert!(String::from_utf8(wide).unwrap().contains(&rows[0][1]));
     }
 

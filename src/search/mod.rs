@@ -76,6 +76,21 @@ pub struct Hit {
     /// The record as compact JSON, when the query asked for raw records.
     pub raw: Option<String>,
     pub findings: Vec<Tag>,
+    /// What the event's finding says (its top rule's words), when it has one.
+    pub explained: Option<Box<Explained>>,
+}
+
+/// The finding of a flagged event, as a timeline shows it inline.
+#[derive(Debug, Clone)]
+pub struct Explained {
+    /// The finding's severity (after the drop of a failed call).
+    pub severity: crate::catalog::Severity,
+    pub title: String,
+    pub outcome: crate::finding::Outcome,
+    pub summary: String,
+    pub why: String,
+    pub controls: Vec<String>,
+    pub attack: Vec<String>,
 }
 
 /// Why records were left out, and the time span of those read in full.
@@ -244,11 +259,25 @@ fn visit(
                 return;
             }
             let location = location();
-            let findings = engine
+            let kept: Vec<_> = engine
                 .evaluate(&record, || location.clone())
                 .findings
                 .into_iter()
                 .filter(|f| f.suppressed_by.is_none())
+                .collect();
+            let explained = kept.iter().find(|f| !f.aggregate).map(|f| {
+                Box::new(Explained {
+                    severity: f.severity,
+                    title: f.title.clone(),
+                    outcome: f.outcome,
+                    summary: f.summary.clone(),
+                    why: f.why.clone(),
+                    controls: f.controls.clone(),
+                    attack: f.attack.clone(),
+                })
+            });
+            let findings = kept
+                .into_iter()
                 .flat_map(|f| f.rules)
                 .map(|r| Tag {
                     rule_id: r.id,
@@ -268,6 +297,7 @@ fn visit(
                     .then(|| sonic_rs::to_string(record.value()).unwrap_or_default()),
                 location,
                 findings,
+                explained,
             });
         }
         Parsed::Many(values) => {

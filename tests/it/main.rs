@@ -39,6 +39,8 @@ mod search;
 mod securityhub;
 /// Container shapes and bad inputs, through the CLI.
 mod shapes;
+/// `timeline`: events grouped by actor, session or address, through the CLI.
+mod timeline;
 /// `verify`: digest chains signed with a test key, tampered in every way, locally and in moto.
 mod verify;
 /// S3 scans and `watch` against the moto server; folders; configuration.
