@@ -98,7 +98,8 @@ pub struct ScanArgs {
     /// runs; `watch` is the path with guaranteed delivery).
     #[arg(long, requires = "config")]
     alert: bool,
-    /// Configuration file (its [sinks], [[routes]] and [alerts]).
+    /// Configuration file: with --alert, its [sinks], [[routes]] and [alerts], and its [rules]
+    /// (packs, rule files and suppressions, each unless given as a flag).
     #[arg(long, env = "TRAILWATCH_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Also write the findings as a self-contained HTML report to this file (see docs/report.md).
@@ -132,14 +133,26 @@ pub fn run(mut args: ScanArgs) -> Result<ExitCode> {
         args.no_stream = true;
     }
     super::init_logging(&args.log, super::watch::LogFormat::Text);
+    // With --alert, the configuration's [rules] (packs, rule files, suppressions) apply as they
+    // do in `watch`, flags first: what is alerted is what `watch` would alert.
+    let mut inline = Vec::new();
+    if let (true, Some(path)) = (args.alert, &args.config) {
+        let file =
+            crate::config::Config::load(path).map_err(|e| super::UsageError(e.to_string()))?;
+        (args.rules, args.suppress) =
+            super::watch::rules_with_config(&args.rules, &args.suppress, &file);
+        inline = suppressions::from_config(&file.inline_suppressions()).map_err(usage)?;
+    }
     let catalog = Catalog::builtin().context("loading the built-in catalog")?;
     let loaded = RuleSet::load(&catalog, &args.rules.sources(), packs::DEFAULT).map_err(usage)?;
     let rule_errors = report(&loaded.errors);
+    let mut suppressions = suppressions::load_files(&args.suppress).map_err(usage)?;
+    suppressions.extend(inline);
     let opts = EngineOptions {
         services: args.service.clone(),
         events: args.event.clone(),
         min_severity: args.min_severity,
-        suppressions: suppressions::load_files(&args.suppress).map_err(usage)?,
+        suppressions,
         show_suppressed: args.show_suppressed,
         ..EngineOptions::new()
     };

@@ -334,7 +334,24 @@ pub fn resolve(args: &WatchArgs) -> Result<Resolved> {
             .map(|d| duration(d, "idle exit"))
             .transpose()?,
     };
-    let mut rules = args.rules.clone();
+    let (rules, suppress) = rules_with_config(&args.rules, &args.suppress, &file);
+    Ok(Resolved {
+        settings,
+        rules,
+        suppress,
+        inline_suppressions: file.inline_suppressions(),
+        file,
+    })
+}
+
+/// The rule flags and suppression files completed from the configuration's `[rules]`: each
+/// flag that is given wins over its key (the same for `watch` and `scan --alert`).
+pub(super) fn rules_with_config(
+    flags: &RuleArgs,
+    suppress: &[PathBuf],
+    file: &Config,
+) -> (RuleArgs, Vec<PathBuf>) {
+    let mut rules = flags.clone();
     if rules.packs.is_empty() {
         rules.packs = file.rules.packs.clone();
     }
@@ -344,18 +361,12 @@ pub fn resolve(args: &WatchArgs) -> Result<Resolved> {
     if rules.sigma.is_empty() {
         rules.sigma = file.rules.sigma.clone();
     }
-    let suppress = if args.suppress.is_empty() {
+    let suppress = if suppress.is_empty() {
         file.rules.suppress.clone()
     } else {
-        args.suppress.clone()
+        suppress.to_vec()
     };
-    Ok(Resolved {
-        settings,
-        rules,
-        suppress,
-        inline_suppressions: file.inline_suppressions(),
-        file,
-    })
+    (rules, suppress)
 }
 
 /// Loads rules and suppressions into an engine; any rule error is a usage error.

@@ -473,3 +473,92 @@ fn scan_alert_sends_a_one_shot_scan() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("alerts: 1 delivered, 0 failed"));
     assert_eq!(hook.requests()[0].json()["event_id"], "scan-1");
 }
+
+/// `scan --alert`: a scan with `config` (TOML) as its --config, sending to `hook`; returns
+/// (exit status, stderr, every rule id of the findings printed).
+fn scan_alert(
+    dir: &Path,
+    inbox: &Path,
+    config: &str,
+    extra: &[&str],
+) -> (i32, String, Vec<String>) {
+    let path = dir.join("scan-alert.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = trailwatch()
+        .args(["scan", inbox.to_str().unwrap(), "--format", "jsonl"])
+        .args(["--alert", "--config", path.to_str().unwrap()])
+        .args(extra)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .flat_map(|l| rule_ids(&serde_json::from_str(l).unwrap()))
+        .collect();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code().unwrap_or(-1), err, printed)
+}
+
+/// Every rule of a finding (an event's finding lists them all under `rules`).
+fn rule_ids(f: &Value) -> Vec<String> {
+    let ids = f["rules"].as_array().into_iter().flatten();
+    ids.map(|r| r["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn scan_alert_honours_the_configs_packs_and_suppressions() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Server::start(vec![], ok());
+    let inbox = inbox(
+        dir.path(),
+        &[
+            event("cloudtrail.amazonaws.com", "StopLogging", "rules-1"),
+            event("iam.amazonaws.com", "CreateUser", "rules-2"),
+            event(
+                "ec2.amazonaws.com",
+                "AuthorizeSecurityGroupIngress",
+                "rules-3",
+            ),
+        ],
+    );
+    let sink = format!(
+        "[sinks.hook]\ntype = \"webhook\"\nurl = \"{}/h\"\n[alerts]\ndefault = [\"hook\"]\n",
+        hook.url()
+    );
+    // One pack chosen and everything suppressed: nothing is printed or alerted.
+    let silenced = format!(
+        "[rules]\npacks = [\"guide\"]\nsuppressions = [{{ reason = \"all expected\", rules = [\"*\"] }}]\n{sink}"
+    );
+    let (code, err, printed) = scan_alert(dir.path(), &inbox, &silenced, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(printed.is_empty(), "{printed:?}");
+    assert!(err.contains("alerts: 0 delivered, 0 failed"), "{err}");
+    assert!(hook.requests().is_empty());
+    // The pack alone: only its rules are alerted, and what is alerted is what is printed.
+    let guide_only = format!("[rules]\npacks = [\"guide\"]\n{sink}");
+    let (code, err, printed) = scan_alert(dir.path(), &inbox, &guide_only, &[]);
+    assert_eq!(code, 0, "{err}");
+    let alerted: Vec<String> = hook
+        .requests()
+        .iter()
+        .flat_map(|r| rule_ids(&r.json()))
+        .collect();
+    assert!(!alerted.is_empty(), "{err}");
+    assert!(
+        alerted.iter().all(|r| r.starts_with("guide.")),
+        "{alerted:?}"
+    );
+    let mut sorted = printed.clone();
+    sorted.sort();
+    let mut alerted_sorted = alerted.clone();
+    alerted_sorted.sort();
+    assert_eq!(sorted, alerted_sorted);
+    // Without [rules], every pack runs: more than the guide alone.
+    let all = scan_alert(dir.path(), &inbox, &sink, &[]).2;
+    assert!(all.iter().any(|r| !r.starts_with("guide.")), "{all:?}");
+    // A flag wins over the file, as in `watch`.
+    let (_, err, printed) = scan_alert(dir.path(), &inbox, &silenced, &["--packs", "baseline"]);
+    assert!(
+        printed.is_empty(),
+        "suppressions still apply: {printed:?} {err}"
+    );
+}
