@@ -4,6 +4,8 @@
 
 use super::{Env, Kind, Sent, Sink};
 use crate::alert::{Delivery, SendError, render};
+use aws_sdk_sns::config::http::HttpResponse;
+use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::types::MessageAttributeValue;
 use serde::Deserialize;
 
@@ -61,6 +63,64 @@ fn rules_attr(f: &crate::finding::Finding) -> Result<MessageAttributeValue, Send
         .map_err(|e| SendError::Permanent(e.to_string()))
 }
 
+/// SNS error codes that are worth retrying (besides any 5xx, 408 and 429).
+const RETRY_CODES: &[&str] = &[
+    "Throttled",
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "KMSThrottling",
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "ExpiredToken",
+    "RequestExpired",
+    "RequestTimeout",
+];
+
+/// Whether an error SNS answered with `code` and HTTP `status` can succeed later.
+fn retryable(code: Option<&str>, status: Option<u16>) -> bool {
+    if code.is_some_and(|c| RETRY_CODES.contains(&c)) {
+        return true;
+    }
+    match status {
+        Some(400..=499) => matches!(status, Some(408 | 429)),
+        // 5xx, or no answer at all.
+        _ => true,
+    }
+}
+
+/// An SDK error as a delivery outcome: refused for good (dead letter now) or worth retrying.
+fn outcome<E>(e: SdkError<E, HttpResponse>) -> SendError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    let (code, message) = match &e {
+        SdkError::ServiceError(s) => (s.err().code(), s.err().message()),
+        _ => (None, None),
+    };
+    let reason = match code {
+        Some(c) => format!(
+            "SNS{}: {c}: {}",
+            status.map_or_else(String::new, |s| format!(" HTTP {s}")),
+            message.unwrap_or("")
+        ),
+        None => crate::aws::describe(&e),
+    };
+    let retry = match &e {
+        SdkError::ServiceError(_) => retryable(code, status),
+        SdkError::ConstructionFailure(_) => false,
+        _ => true,
+    };
+    if retry {
+        SendError::retry(reason)
+    } else {
+        SendError::Permanent(reason)
+    }
+}
+
 /// At most 99 characters, no control characters (SNS subjects).
 fn subject(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(99).collect()
@@ -86,7 +146,7 @@ impl Sink for Sns {
             .send()
             .await
             .map(|_| Sent::Done)
-            .map_err(|e| SendError::retry(crate::aws::describe(&e)))
+            .map_err(outcome)
     }
 
     async fn send_summary(&self, items: &[Delivery], _why: &str) -> Result<Sent, SendError> {
@@ -99,10 +159,39 @@ impl Sink for Sns {
             .send()
             .await
             .map(|_| Sent::Done)
-            .map_err(|e| SendError::retry(crate::aws::describe(&e)))
+            .map_err(outcome)
     }
 
     fn parallelism(&self) -> usize {
         8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_dead_letter_and_throttling_retries() {
+        for (code, status) in [
+            ("NotFound", 404),
+            ("AuthorizationError", 403),
+            ("InvalidParameter", 400),
+            ("InvalidParameterValue", 400),
+            ("KMSDisabled", 400),
+        ] {
+            assert!(!retryable(Some(code), Some(status)), "{code}");
+        }
+        for (code, status) in [
+            (Some("Throttled"), Some(400)),
+            (Some("Throttling"), Some(400)),
+            (Some("ThrottledException"), Some(429)),
+            (Some("InternalError"), Some(500)),
+            (None, Some(503)),
+            (None, Some(429)),
+            (None, None),
+        ] {
+            assert!(retryable(code, status), "{code:?} {status:?}");
+        }
     }
 }

@@ -146,3 +146,99 @@ fn email_digest_sends_one_mail_for_many_findings() {
     let mail = std::fs::read_to_string(envelopes[0].with_extension("eml")).unwrap();
     assert!(mail.contains("3 findings (3 critical)"), "{mail}");
 }
+
+/// A configuration with one SNS sink publishing to `topic` through `endpoint`.
+fn sns_config(endpoint: &str, topic: &str) -> String {
+    format!(
+        "[aws]\nendpoint_url = \"{endpoint}\"\nregion = \"us-east-1\"\n[sinks.topic]\ntype = \"sns\"\ntopic_arn = \"{topic}\"\n[alerts]\ndefault = [\"topic\"]\nretry_initial = \"1s\"\n"
+    )
+}
+
+fn sns_env() -> [(&'static str, &'static str); 3] {
+    [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
+}
+
+#[test]
+fn sns_topic_that_does_not_exist_is_a_dead_letter_at_once() {
+    let Some(m) = crate::aws::moto() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = stop_logging_inbox(dir.path(), "sns-missing-1");
+    let topic = format!("arn:aws:sns:us-east-1:123456789012:{}", m.unique("missing"));
+    let config = dir.path().join("trailwatch.toml");
+    std::fs::write(&config, sns_config(&m.endpoint, &topic)).unwrap();
+    let started = Instant::now();
+    let out = Command::new(bin())
+        .args(["watch", "--config", config.to_str().unwrap()])
+        .args(["--dir", inbox.to_str().unwrap(), "--packs", "guide"])
+        .args(["--state", dir.path().join("state.db").to_str().unwrap()])
+        .args(["-o", dir.path().join("o.jsonl").to_str().unwrap()])
+        .args(["--idle-exit", "2s", "--log", "warn"])
+        .envs(sns_env())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30), "{err}");
+    assert!(
+        !err.contains("retrying"),
+        "a missing topic is not retried: {err}"
+    );
+    let dead = crate::support::trailwatch()
+        .args(["state", "dead-letters", "--state"])
+        .arg(dir.path().join("state.db"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&dead.stdout);
+    assert!(
+        text.contains("topic") && text.contains("NotFound"),
+        "{text}\n{err}"
+    );
+    let info = crate::support::state_info(&dir.path().join("state.db"));
+    assert_eq!(info["dead_letters"], 1, "{info}");
+}
+
+#[test]
+fn sns_throttling_and_server_errors_are_retried_until_published() {
+    use crate::http::{Reply, Server};
+    let error = |code: &str| {
+        format!(
+            "<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>slow down</Message></Error><RequestId>r1</RequestId></ErrorResponse>"
+        )
+    };
+    let published = "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><PublishResult><MessageId>m-1</MessageId></PublishResult><ResponseMetadata><RequestId>r2</RequestId></ResponseMetadata></PublishResponse>";
+    // Throttled answered as a 400 (as the query protocol may), then a 500: both retried.
+    let sns = Server::start(
+        vec![
+            Reply::Status(400, error("Throttled")),
+            Reply::Status(500, error("InternalError")),
+        ],
+        Reply::Status(200, published.into()),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = stop_logging_inbox(dir.path(), "sns-throttled-1");
+    let config = dir.path().join("trailwatch.toml");
+    let topic = "arn:aws:sns:us-east-1:123456789012:alerts";
+    std::fs::write(&config, sns_config(&sns.url(), topic)).unwrap();
+    let out = Command::new(bin())
+        .args(["watch", "--config", config.to_str().unwrap()])
+        .args(["--dir", inbox.to_str().unwrap(), "--packs", "guide"])
+        .args(["--state", dir.path().join("state.db").to_str().unwrap()])
+        .args(["-o", dir.path().join("o.jsonl").to_str().unwrap()])
+        .args(["--idle-exit", "6s", "--log", "warn"])
+        .envs(sns_env())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let reqs = sns.requests();
+    assert!(reqs.len() >= 3, "{} requests: {err}", reqs.len());
+    assert!(String::from_utf8_lossy(&reqs[2].body).contains("Action=Publish"));
+    let info = crate::support::state_info(&dir.path().join("state.db"));
+    assert_eq!(info["dead_letters"], 0, "{info}\n{err}");
+    let pending = info["outbox"].as_array().unwrap();
+    assert!(pending.iter().all(|o| o[0] != "topic"), "{info}\n{err}");
+}
