@@ -4,6 +4,8 @@
 use super::UsageError;
 use super::scan::{self, ScanArgs};
 use crate::finding::Finding;
+use crate::output::report::Meta;
+use crate::rules::Rule;
 use anyhow::{Context, Result};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -24,12 +26,33 @@ pub fn run(mut args: ScanArgs) -> Result<ExitCode> {
     scan::run(args)
 }
 
-/// Writes the page for `findings` to `path`, titled after the inputs.
-pub(super) fn write(path: &Path, findings: &[Finding], inputs: &[PathBuf]) -> Result<()> {
+/// Writes the page for `findings` (raised by `rules`) to `path`, titled after the inputs.
+pub(super) fn write(
+    path: &Path,
+    findings: &[Finding],
+    rules: &[Rule],
+    inputs: &[PathBuf],
+) -> Result<()> {
     let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
-    let title = format!("trailwatch report: {}", names.join(", "));
+    let title = match names.len() {
+        0..=3 => format!("trailwatch report: {}", names.join(", ")),
+        n => format!(
+            "trailwatch report: {} and {} more",
+            names[..2].join(", "),
+            n - 2
+        ),
+    };
+    let generated = jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap_or_default()
+        .to_string();
+    let meta = Meta {
+        title: &title,
+        inputs: &names,
+        generated: &generated,
+    };
     let file =
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    crate::output::report::write(&mut BufWriter::new(file), findings, &title)
+    crate::output::report::write(&mut BufWriter::new(file), findings, rules, &meta)
         .with_context(|| format!("writing {}", path.display()))
 }

@@ -217,6 +217,7 @@ pub fn run(mut args: ScanArgs) -> Result<ExitCode> {
     let progress = progress_bar(inputs.files.len() as u64, args.quiet);
     let opts = Options {
         max_size: args.max_size,
+        raw: args.report.is_some(),
     };
 
     let mut write_error = None;
@@ -320,7 +321,7 @@ pub fn run(mut args: ScanArgs) -> Result<ExitCode> {
     sink.finish().context("writing findings")?;
     if let Some(path) = &args.report {
         let findings = if args.dedup { &held } else { &to_report };
-        super::report::write(path, findings, &args.inputs)?;
+        super::report::write(path, findings, engine.rules(), &args.inputs)?;
         if !args.quiet {
             eprintln!(
                 "trailwatch: report: {} finding(s) written to {}",

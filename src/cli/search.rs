@@ -171,6 +171,7 @@ pub fn run(args: SearchArgs) -> Result<ExitCode> {
     let mut write_error = None;
     let opts = Options {
         max_size: args.max_size,
+        raw: false,
     };
     search::run(&inputs, &query, &engine, &opts, |r| {
         if r.report.is_foreign() && collected.walked(&r.report.name) {

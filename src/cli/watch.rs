@@ -301,7 +301,10 @@ pub fn resolve(args: &WatchArgs) -> Result<Resolved> {
             region: args.region.clone().or(file.aws.region.clone()),
             endpoint_url: args.endpoint_url.clone().or(file.aws.endpoint_url.clone()),
         },
-        scan: Options { max_size },
+        scan: Options {
+            max_size,
+            raw: false,
+        },
         concurrency: args
             .concurrency
             .or(file.watch.concurrency)

@@ -1,106 +1,30 @@
-//! The self-contained HTML report (`trailwatch report`, `scan --report FILE`): one file with its
-//! CSS, JavaScript and data inline, nothing loaded from the network when it is opened.
+//! The self-contained HTML report (`trailwatch report`, `scan --report FILE`, `scan -o
+//! FILE.html`): one file with its CSS, JavaScript and data inline, nothing loaded from the
+//! network when it is opened.
 //!
-//! The findings are embedded as compact JSON in a `<script type="application/json">` block: every
-//! string is stored once in a table and findings refer to it by index. The JSON is escaped so no
-//! record can close the block or start markup (`<`, `>`, `&`, U+2028 and U+2029 become `\u`
-//! escapes); the page's script only ever puts record text into the page through `textContent`.
+//! The data ([`data`]) sits in a `<script type="application/json">` block, escaped so no record
+//! can close the block or start markup (`<`, `>`, `&`, U+2028 and U+2029 become `\u` escapes);
+//! the page's script only ever puts record text into the page through `textContent`. The page's
+//! Content-Security-Policy allows nothing but its own script and style, by their SHA-256 hashes:
+//! no network, no other inline script, no inline event handler.
+
+pub mod data;
+
+pub use data::Meta;
 
 use crate::finding::Finding;
-use std::collections::HashMap;
+use crate::rules::Rule;
+use base64::Engine as _;
+use sha2::Digest as _;
 use std::io::{self, Write};
 
 const TEMPLATE: &str = include_str!("report/report.html");
 const STYLE: &str = include_str!("report/report.css");
-const SCRIPT: &str = include_str!("report/report.js");
-
-/// The fields of a finding the page shows, in the order of each row of the data block.
-pub const FIELDS: [&str; 17] = [
-    "severity",
-    "event_time",
-    "rule_id",
-    "title",
-    "service",
-    "event_name",
-    "account_id",
-    "region",
-    "actor",
-    "source_ip",
-    "user_agent",
-    "error_code",
-    "summary",
-    "why",
-    "location",
-    "event_id",
-    "outcome",
-];
-
-/// Strings stored once, referred to by index.
-#[derive(Default)]
-struct Strings {
-    index: HashMap<String, usize>,
-    list: Vec<String>,
-}
-
-impl Strings {
-    fn id(&mut self, s: &str) -> usize {
-        if let Some(&i) = self.index.get(s) {
-            return i;
-        }
-        let i = self.list.len();
-        self.list.push(s.to_string());
-        self.index.insert(s.to_string(), i);
-        i
-    }
-}
-
-fn field(f: &Finding, key: &str) -> String {
-    match key {
-        "severity" => f.severity.to_string(),
-        "outcome" => f.outcome.as_str().to_string(),
-        _ => f.field(key).unwrap_or_default(),
-    }
-}
-
-/// The data block's JSON: `{"fields":[...],"strings":[...],"findings":[[...], ...]}` where each
-/// finding is its [`FIELDS`] as string indices, then its rule ids, controls and ATT&CK ids as
-/// arrays of indices, then its rules' titles.
-pub fn data_json(findings: &[Finding], title: &str) -> String {
-    let mut strings = Strings::default();
-    let rows: Vec<serde_json::Value> = findings
-        .iter()
-        .map(|f| {
-            let mut row: Vec<serde_json::Value> = FIELDS
-                .iter()
-                .map(|k| strings.id(&field(f, k)).into())
-                .collect();
-            let ids = |s: &mut Strings, v: &mut dyn Iterator<Item = &str>| -> serde_json::Value {
-                v.map(|x| serde_json::Value::from(s.id(x))).collect()
-            };
-            row.push(ids(
-                &mut strings,
-                &mut f.rules.iter().map(|r| r.id.as_str()),
-            ));
-            row.push(ids(
-                &mut strings,
-                &mut f.controls.iter().map(String::as_str),
-            ));
-            row.push(ids(&mut strings, &mut f.attack.iter().map(String::as_str)));
-            row.push(ids(
-                &mut strings,
-                &mut f.rules.iter().map(|r| r.title.as_str()),
-            ));
-            serde_json::Value::Array(row)
-        })
-        .collect();
-    let data = serde_json::json!({
-        "title": title,
-        "fields": FIELDS,
-        "strings": strings.list,
-        "findings": rows,
-    });
-    escape_for_script(&data.to_string())
-}
+/// `detail.js` first: it starts the script with "use strict" and defines what `report.js` uses.
+const SCRIPT: &str = concat!(
+    include_str!("report/detail.js"),
+    include_str!("report/report.js")
+);
 
 /// Makes JSON safe inside an HTML `<script>` element: no `</script>`, `<!--` or `]]>` can
 /// appear, and the line separators JavaScript once treated as line ends are escaped.
@@ -119,7 +43,8 @@ pub fn escape_for_script(json: &str) -> String {
     out
 }
 
-/// Escapes text for HTML element content and attribute values.
+/// Escapes text for HTML element content and attribute values (and the line separators, so
+/// the page holds none raw).
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -129,19 +54,74 @@ pub fn escape_html(s: &str) -> String {
             '&' => out.push_str("&amp;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            '\u{2028}' => out.push_str("&#8232;"),
+            '\u{2029}' => out.push_str("&#8233;"),
             c => out.push(c),
         }
     }
     out
 }
 
-/// Writes the whole page for `findings` to `out`.
-pub fn write(out: &mut dyn Write, findings: &[Finding], title: &str) -> io::Result<()> {
-    let page = TEMPLATE
-        .replacen("{{title}}", &escape_html(title), 1)
-        .replacen("/*{{style}}*/", STYLE, 1)
-        .replacen("{{data}}", &data_json(findings, title), 1)
-        .replacen("/*{{script}}*/", SCRIPT, 1);
+/// A CSP source for an inline element's exact text: `'sha256-…'`.
+fn csp_hash(text: &str) -> String {
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
+/// The page's Content-Security-Policy: nothing but its own style and script.
+fn policy() -> String {
+    format!(
+        "default-src 'none'; style-src {}; script-src {}; img-src data:; base-uri 'none'; form-action 'none'",
+        csp_hash(STYLE),
+        csp_hash(SCRIPT)
+    )
+}
+
+/// The template with each `{{name}}` replaced by `value(name)`, in one pass: no filled-in text
+/// is read again (a title holding `{{data}}` stays that text).
+fn fill<'a>(template: &str, value: impl Fn(&str) -> &'a str) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(at) = rest.find("{{") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        match after.find("}}") {
+            Some(end) => {
+                out.push_str(value(&after[..end]));
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str(&rest[at..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Writes the whole page for `findings` to `out`; `rules` are the rules the scan ran (their
+/// descriptions, what to check and references are shown for every rule a finding names).
+pub fn write(
+    out: &mut dyn Write,
+    findings: &[Finding],
+    rules: &[Rule],
+    meta: &Meta,
+) -> io::Result<()> {
+    let title = escape_html(meta.title);
+    let data = escape_for_script(&data::json(findings, rules, meta));
+    let policy = policy();
+    let page = fill(TEMPLATE, |name| match name {
+        "policy" => &policy,
+        "title" => &title,
+        "style" => STYLE,
+        "data" => &data,
+        "script" => SCRIPT,
+        _ => "",
+    });
     out.write_all(page.as_bytes())?;
     out.flush()
 }
@@ -155,35 +135,95 @@ mod tests {
         let s = escape_for_script(r#"{"a":"</script><!-- ]]> & x"}"#);
         assert!(!s.contains('<') && !s.contains('>') && !s.contains('&'));
         let back: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(back["a"], "</script><!-- ]]> & x");
+        let s = escape_for_script("\"a\u{2028}b\u{2029}\"");
+        assert_eq!(s, "\"a\\u2028b\\u2029\"");
         assert_eq!(
-            back["a"],
-            "</script><!-- ]]> & x\u{2028}".trim_end_matches('\u{2028}')
-        );
-        assert_eq!(
-            escape_for_script("\"\u{2028}\u{2029}\""),
-            "\"\\u2028\\u2029\""
+            serde_json::from_str::<String>(&s).unwrap(),
+            "a\u{2028}b\u{2029}"
         );
     }
 
     #[test]
-    fn title_is_escaped() {
+    fn the_page_assets_cannot_close_their_elements() {
+        assert!(!SCRIPT.contains("</script") && !SCRIPT.contains("<!--"));
+        assert!(!STYLE.contains("</style"));
+        for p in [
+            "{{policy}}",
+            "{{title}}",
+            "{{style}}",
+            "{{data}}",
+            "{{script}}",
+        ] {
+            assert!(TEMPLATE.contains(p), "{p}");
+        }
+        // No inline event handlers (the policy would block them).
+        let attrs = TEMPLATE.split(" on").skip(1);
+        for a in attrs {
+            let name: String = a.chars().take_while(char::is_ascii_alphabetic).collect();
+            assert!(
+                !a[name.len()..].starts_with('='),
+                "on{name}= in the template"
+            );
+        }
+    }
+
+    fn page(findings: &[Finding], title: &str) -> String {
+        let mut out = Vec::new();
+        let meta = Meta {
+            title,
+            inputs: &[title.to_string()],
+            generated: "2026-12-02T00:00:00Z",
+        };
+        write(&mut out, findings, &[], &meta).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn hostile_strings_stay_text() {
         assert_eq!(
             escape_html("<b a='1'>&\""),
             "&lt;b a=&#39;1&#39;&gt;&amp;&quot;"
         );
-        let mut out = Vec::new();
-        write(&mut out, &[], "<script>alert(1)</script>").unwrap();
-        let page = String::from_utf8(out).unwrap();
-        assert!(!page.contains("<script>alert(1)"));
-        assert!(page.contains("<script type=\"application/json\" id=\"data\">"));
+        let hostile =
+            "\"><img src=x onerror=alert(1)></script><script>alert(2)</script><!--\u{2028}";
+        let mut f = Finding::blank("r");
+        f.actor = Some(hostile.into());
+        f.summary = hostile.into();
+        f.raw = Some(format!("{{\"userAgent\":{}}}", serde_json::json!(hostile)).into());
+        let page = page(&[f], &format!("{hostile}{{{{data}}}}"));
+        assert!(page.contains("&lt;!--&#8232;{{data}}"), "filled once");
+        // Only the page's own two script elements and one style element.
+        assert_eq!(page.matches("<script").count(), 2, "{page}");
+        assert_eq!(page.matches("</script>").count(), 2);
+        assert!(!page.contains("<img") && !page.contains("<!--"));
+        assert!(!page.contains('\u{2028}'));
+        assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;"));
+        // The data block reads back to the hostile text.
+        let start = page.find("id=\"data\">").unwrap() + "id=\"data\">".len();
+        let end = start + page[start..].find("</script>").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&page[start..end]).unwrap();
+        assert!(
+            v["strings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s == hostile)
+        );
+        assert_eq!(v["title"], format!("{hostile}{{{{data}}}}"));
     }
 
     #[test]
-    fn strings_are_stored_once() {
-        let mut s = Strings::default();
-        assert_eq!(s.id("a"), 0);
-        assert_eq!(s.id("b"), 1);
-        assert_eq!(s.id("a"), 0);
-        assert_eq!(s.list, ["a", "b"]);
+    fn the_policy_names_the_inline_script_and_style_exactly() {
+        let page = page(&[], "t");
+        let start = page.find("<script>").unwrap() + "<script>".len();
+        let end = start + page[start..].find("</script>").unwrap();
+        assert_eq!(&page[start..end], SCRIPT);
+        let start = page.find("<style>").unwrap() + "<style>".len();
+        let end = start + page[start..].find("</style>").unwrap();
+        assert_eq!(&page[start..end], STYLE);
+        assert!(page.contains(&csp_hash(SCRIPT)) && page.contains(&csp_hash(STYLE)));
+        assert!(page.contains("default-src 'none'"));
+        assert!(!page.contains("unsafe-inline"));
     }
 }

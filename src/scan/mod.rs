@@ -27,12 +27,15 @@ const BATCH: usize = 256;
 pub struct Options {
     /// Largest decompressed size accepted for one input, in bytes.
     pub max_size: u64,
+    /// Keep each finding's record as JSON in [`Finding::raw`] (for the HTML report).
+    pub raw: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             max_size: 512 << 20,
+            raw: false,
         }
     }
 }
@@ -88,6 +91,17 @@ impl Report {
 
 /// Scans the content of one input.
 pub fn scan_bytes(name: &str, buf: &[u8], engine: &Engine, filter: &Filter) -> Report {
+    scan_bytes_with(name, buf, engine, filter, false)
+}
+
+/// [`scan_bytes`], keeping each finding's record in [`Finding::raw`] when `keep_raw` is set.
+pub fn scan_bytes_with(
+    name: &str,
+    buf: &[u8],
+    engine: &Engine,
+    filter: &Filter,
+    keep_raw: bool,
+) -> Report {
     let mut report = Report {
         name: name.to_string(),
         bytes: buf.len() as u64,
@@ -109,7 +123,14 @@ pub fn scan_bytes(name: &str, buf: &[u8], engine: &Engine, filter: &Filter) -> R
             Item::Value(v) => Record::classify(v),
         };
         match parsed {
-            Ok(parsed) => visit(parsed, &mut report, engine, filter, &mut || location(pos)),
+            Ok(parsed) => {
+                let scope = Scope {
+                    engine,
+                    filter,
+                    keep_raw,
+                };
+                visit(parsed, &mut report, &scope, &mut || location(pos))
+            }
             Err(e) => report.bad_records.push((location(pos), e)),
         }
     });
@@ -120,20 +141,30 @@ pub fn scan_bytes(name: &str, buf: &[u8], engine: &Engine, filter: &Filter) -> R
     report
 }
 
-fn visit(
-    parsed: Parsed,
-    report: &mut Report,
-    engine: &Engine,
-    filter: &Filter,
-    location: &mut dyn FnMut() -> String,
-) {
+/// What every record of one input is matched with.
+struct Scope<'a> {
+    engine: &'a Engine,
+    filter: &'a Filter,
+    keep_raw: bool,
+}
+
+fn visit(parsed: Parsed, report: &mut Report, scope: &Scope, location: &mut dyn FnMut() -> String) {
     match parsed {
         Parsed::Record(record) => {
             report.records += 1;
             report.parsed += 1;
-            let out = engine.evaluate(&record, &mut *location);
-            for f in out.findings {
-                if filter.accepts(&f) {
+            let out = scope.engine.evaluate(&record, &mut *location);
+            let mut raw: Option<std::sync::Arc<str>> = None;
+            for mut f in out.findings {
+                if scope.filter.accepts(&f) {
+                    if scope.keep_raw {
+                        let json = raw.get_or_insert_with(|| {
+                            sonic_rs::to_string(record.value())
+                                .unwrap_or_default()
+                                .into()
+                        });
+                        f.raw = Some(json.clone());
+                    }
                     report.findings.push(f);
                 } else {
                     report.filtered += 1;
@@ -144,7 +175,7 @@ fn visit(
         Parsed::Many(values) => {
             for value in values {
                 match Record::classify(value) {
-                    Ok(p) => visit(p, report, engine, filter, location),
+                    Ok(p) => visit(p, report, scope, location),
                     Err(e) => report.bad_records.push((location(), e)),
                 }
             }
@@ -163,7 +194,7 @@ pub(crate) fn scan_file(
 ) -> Report {
     let name = path.display().to_string();
     match reader.read(path, opts.max_size) {
-        Ok(buf) => scan_bytes(&name, buf, engine, filter),
+        Ok(buf) => scan_bytes_with(&name, buf, engine, filter, opts.raw),
         Err(e) => Report {
             name,
             error: Some(input_reason(&e)),
@@ -182,7 +213,7 @@ pub(crate) fn scan_blob(
     opts: &Options,
 ) -> Report {
     READER.with_borrow_mut(|reader| match reader.decode(name, bytes, opts.max_size) {
-        Ok(buf) => scan_bytes(name, buf, engine, filter),
+        Ok(buf) => scan_bytes_with(name, buf, engine, filter, opts.raw),
         Err(e) => Report {
             name: name.to_string(),
             error: Some(input_reason(&e)),

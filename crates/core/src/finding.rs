@@ -143,6 +143,10 @@ pub struct Finding {
     /// or the first rule at the event's severity with a dedup window.
     #[serde(skip)]
     pub rule: usize,
+    /// The record itself as compact JSON, when the caller asked to keep it (the HTML report
+    /// shows the raw event of each finding); `None` otherwise. Never serialized.
+    #[serde(skip)]
+    pub raw: Option<std::sync::Arc<str>>,
 }
 
 /// The keys every finding has, in output order (the CSV header; lists are joined by `;`).
@@ -233,6 +237,7 @@ impl Finding {
             group_key: None,
             window: None,
             rule: 0,
+            raw: None,
         }
     }
 
@@ -290,6 +295,7 @@ impl Finding {
             group_key: None,
             window: None,
             rule: 0,
+            raw: None,
         }
     }
 
