@@ -57,6 +57,28 @@ if [ "${TRAILWATCH_SKIP_MOTO:-}" != 1 ]; then
     export TRAILWATCH_TEST_PYTHON
 fi
 
+# A real headless browser for the HTML report tests (tests/it/report.rs): Debian's chromium and
+# chromium-driver at one pinned version (the candidate of `apt-cache policy chromium` when it was
+# pinned), installed when either is missing. Without them the tests skip with a message, except
+# in CI, where they fail.
+chromium_version="148.0.7778.167-1~deb12u1"
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    sudo=()
+    if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then
+        sudo=(sudo)
+    fi
+    echo "test.sh: installing chromium and chromium-driver $chromium_version" >&2
+    if ! { "${sudo[@]}" apt-get update -q &&
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends \
+            "chromium=$chromium_version" "chromium-driver=$chromium_version"; }; then
+        if [ "${CI:-}" = true ]; then
+            echo "test.sh: could not install chromium $chromium_version, and CI needs it" >&2
+            exit 1
+        fi
+        echo "test.sh: could not install chromium; the HTML report browser tests will skip" >&2
+    fi
+fi
+
 if [ "${TRAILWATCH_SKIP_SMTP:-}" != 1 ]; then
     if ! scripts/smtp.sh status; then
         started+=(smtp)

@@ -31,6 +31,8 @@ mod integrity;
 mod ocsf;
 /// Running `watch` as a service: state lock, endpoints, logs, configuration errors.
 mod ops;
+/// The HTML report in a real headless Chromium: counts, filters, raw events, hostile text.
+mod report;
 /// Rules: YAML front end, packs, noise control, coverage on real attack data.
 mod rules;
 /// `search`: every event matching filters, through the CLI.
