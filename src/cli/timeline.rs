@@ -121,6 +121,7 @@ pub fn run(args: TimelineArgs) -> Result<ExitCode> {
     let mut hits = Vec::new();
     let opts = Options {
         max_size: args.max_size,
+        raw: false,
     };
     search::run(&inputs, &query, &engine, &opts, |r| {
         if r.report.is_foreign() && collected.walked(&r.report.name) {
