@@ -41,9 +41,24 @@ pub async fn sdk_config(opts: &AwsOptions) -> SdkConfig {
         .build()
 }
 
-/// Whether requests go to a custom endpoint (then S3 must use path-style addressing).
+/// Whether S3 requests go to a custom endpoint, however it was set: `--endpoint-url` or the
+/// configuration's `endpoint_url`, `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`, or a profile's
+/// `endpoint_url` or `services` section. Then S3 uses path-style addressing: a host name such as
+/// `http://minio:9000` cannot take the bucket as a subdomain (`bucket.minio` does not resolve).
 pub fn custom_endpoint(conf: &SdkConfig) -> bool {
-    conf.endpoint_url().is_some()
+    conf.endpoint_url().is_some() || s3_endpoint(conf).is_some()
+}
+
+/// The S3 endpoint from the environment or the profile, looked up as the S3 client does.
+fn s3_endpoint(conf: &SdkConfig) -> Option<String> {
+    use aws_types::service_config::ServiceConfigKey;
+    let key = ServiceConfigKey::builder()
+        .service_id("S3")
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .ok()?;
+    conf.service_config()?.load_config(key)
 }
 
 /// An S3 client; `region` overrides the configured one (for buckets in another region).

@@ -35,6 +35,8 @@ mod ops;
 mod report;
 /// Rules: YAML front end, packs, noise control, coverage on real attack data.
 mod rules;
+/// The S3 endpoint override by host name, however it is set (path-style addressing).
+mod s3_endpoints;
 /// `search`: every event matching filters, through the CLI.
 mod search;
 /// The `securityhub` sink against moto's Security Hub and a local receiver.
