@@ -2,9 +2,10 @@
 //! FILE.html`): one file with its CSS, JavaScript and data inline, nothing loaded from the
 //! network when it is opened.
 //!
-//! The data ([`data`]) sits in a `<script type="application/json">` block, escaped so no record
-//! can close the block or start markup (`<`, `>`, `&`, U+2028 and U+2029 become `\u` escapes);
-//! the page's script only ever puts record text into the page through `textContent`. The page's
+//! The data ([`data`]) sits in a `<script type="application/gzip+base64">` block: JSON,
+//! gzip-compressed, in base64 (and the raw events in another, one compressed part a line), which no record can use to close the block or start markup
+//! (and [`escape_for_script`] would keep it so if it held JSON); the page's script only ever
+//! puts record text into the page through `textContent`. The page's
 //! Content-Security-Policy allows nothing but its own script and style, by their SHA-256 hashes:
 //! no network, no other inline script, no inline event handler.
 
@@ -112,13 +113,17 @@ pub fn write(
     meta: &Meta,
 ) -> io::Result<()> {
     let title = escape_html(meta.title);
-    let data = escape_for_script(&data::json(findings, rules, meta));
+    // Base64 cannot close the element; the escape keeps it so whatever the block holds.
+    let (doc, parts) = data::json(findings, rules, meta);
+    let data = escape_for_script(&data::gzip_base64(&doc));
+    let raw = escape_for_script(&parts.join("\n"));
     let policy = policy();
     let page = fill(TEMPLATE, |name| match name {
         "policy" => &policy,
         "title" => &title,
         "style" => STYLE,
         "data" => &data,
+        "raw" => &raw,
         "script" => SCRIPT,
         _ => "",
     });
@@ -193,16 +198,22 @@ mod tests {
         f.raw = Some(format!("{{\"userAgent\":{}}}", serde_json::json!(hostile)).into());
         let page = page(&[f], &format!("{hostile}{{{{data}}}}"));
         assert!(page.contains("&lt;!--&#8232;{{data}}"), "filled once");
-        // Only the page's own two script elements and one style element.
-        assert_eq!(page.matches("<script").count(), 2, "{page}");
-        assert_eq!(page.matches("</script>").count(), 2);
+        // Only the page's own script elements: data, raw events, script.
+        assert_eq!(page.matches("<script").count(), 3, "{page}");
+        assert_eq!(page.matches("</script>").count(), 3);
         assert!(!page.contains("<img") && !page.contains("<!--"));
         assert!(!page.contains('\u{2028}'));
         assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;"));
         // The data block reads back to the hostile text.
         let start = page.find("id=\"data\">").unwrap() + "id=\"data\">".len();
         let end = start + page[start..].find("</script>").unwrap();
-        let v: serde_json::Value = serde_json::from_str(&page[start..end]).unwrap();
+        let gz = base64::engine::general_purpose::STANDARD
+            .decode(&page[start..end])
+            .unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert!(
             v["strings"]
                 .as_array()

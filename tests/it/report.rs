@@ -164,7 +164,12 @@ impl Browser {
 
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while self.js("return document.body.dataset.ready", json!([])) != "true" {
+        loop {
+            let ready = self.js("return document.body.dataset.ready", json!([]));
+            if ready == "true" {
+                break;
+            }
+            assert_ne!(ready, "error", "{:?}", self.console_errors());
             assert!(Instant::now() < deadline, "the page never became ready");
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -531,6 +536,6 @@ fn a_generated_report_pages_searches_raw_events_and_keeps_hostile_text_inert() {
         "return [typeof window.__pwned, document.images.length, document.scripts.length]",
         json!([]),
     );
-    assert_eq!(state, json!(["undefined", 0, 2]));
+    assert_eq!(state, json!(["undefined", 0, 3]));
     assert_eq!(b.console_errors(), Vec::<Value>::new());
 }

@@ -3,20 +3,23 @@
 //!
 //! Every string is stored once in `strings` and referred to by index (`-1` for none), so the
 //! actor, account and rule texts repeated over thousands of findings cost a few bytes each. The
-//! rules are stored once each in `rules`. Raw events (records of findings only) are grouped in
-//! parts of [`RAW_PART`] records, each part a gzip-compressed JSON array in base64: the page
-//! inflates a part (with the browser's own `DecompressionStream`) only when a detail view or a
-//! raw-event search needs it, so opening the page costs nothing for them.
+//! rules are stored once each in `rules`. Raw events (records of findings only, long opaque
+//! tokens cut: [`cut_tokens`]) are sorted by event and grouped in parts of [`RAW_PART`] records,
+//! each part a gzip-compressed JSON array in base64: the page inflates a part (with the
+//! browser's own `DecompressionStream`) only when a detail view or a raw-event search needs it,
+//! so opening the page costs nothing for them. The whole document is compressed the same way
+//! ([`gzip_base64`]) and inflated once when the page opens.
 
 use crate::finding::Finding;
 use crate::rules::Rule;
 use base64::Engine as _;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Raw events per compressed part.
-pub const RAW_PART: usize = 200;
+pub const RAW_PART: usize = 1000;
 
 /// The fields of a finding the page uses, in the order of each finding's row.
 pub const FIELDS: [&str; 24] = [
@@ -136,63 +139,149 @@ impl<'a> RuleTable<'a> {
 #[derive(Default)]
 struct Raws {
     index: HashMap<*const u8, i64>,
-    list: Vec<Arc<str>>,
+    /// Each record with what it is sorted by: like records side by side compress better.
+    list: Vec<((String, String), Arc<str>)>,
 }
 
 impl Raws {
-    fn id(&mut self, raw: Option<&Arc<str>>) -> i64 {
-        let Some(raw) = raw else { return -1 };
+    fn id(&mut self, f: &Finding) -> i64 {
+        let Some(raw) = &f.raw else { return -1 };
         let key = raw.as_ptr();
         if let Some(&i) = self.index.get(&key) {
             return i;
         }
         let i = self.list.len() as i64;
-        self.list.push(raw.clone());
+        let by = (
+            f.event_source.clone().unwrap_or_default(),
+            f.event_name.clone().unwrap_or_default(),
+        );
+        self.list.push((by, raw.clone()));
         self.index.insert(key, i);
         i
     }
 
-    /// Each part: the JSON array of its records, gzip-compressed, in base64.
+    /// Sorts the records by event source and name; returns each old index's new one.
+    fn sort(&mut self) -> Vec<i64> {
+        let mut order: Vec<usize> = (0..self.list.len()).collect();
+        order.sort_by(|&a, &b| self.list[a].0.cmp(&self.list[b].0));
+        let mut new_of = vec![0; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_of[old] = new as i64;
+        }
+        self.list = order.iter().map(|&i| self.list[i].clone()).collect();
+        new_of
+    }
+
+    /// Each part: the JSON array of its records, opaque tokens cut, gzip-compressed, in base64.
     fn parts(&self) -> Vec<String> {
-        let mut gz = libdeflater::Compressor::new(libdeflater::CompressionLvl::default());
         self.list
             .chunks(RAW_PART)
             .map(|chunk| {
-                let mut json = String::with_capacity(chunk.iter().map(|r| r.len() + 1).sum());
+                let mut json = String::with_capacity(chunk.iter().map(|r| r.1.len() + 1).sum());
                 json.push('[');
-                for (i, r) in chunk.iter().enumerate() {
+                for (i, (_, r)) in chunk.iter().enumerate() {
                     if i > 0 {
                         json.push(',');
                     }
                     // A record that could not be written back is shown as null, not dropped.
-                    json.push_str(if r.is_empty() { "null" } else { r });
+                    if r.is_empty() {
+                        json.push_str("null");
+                    } else {
+                        json.push_str(&cut_tokens(r));
+                    }
                 }
                 json.push(']');
-                let mut out = vec![0; gz.gzip_compress_bound(json.len())];
-                let n = gz
-                    .gzip_compress(json.as_bytes(), &mut out)
-                    .unwrap_or_default();
-                out.truncate(n);
-                base64::engine::general_purpose::STANDARD.encode(&out)
+                gzip_base64(&json)
             })
             .collect()
     }
 }
 
-/// The data block's JSON (not yet escaped for `<script>`): `{"title", "version", "generated",
-/// "inputs", "fields", "strings", "rules", "findings", "raw": {"part", "parts"}}`. Each finding
-/// is its [`FIELDS`] as string indices, then its rules as `[rule row, severity, lowered]`, its
-/// controls and ATT&CK ids as string indices, and the index of its raw event (-1: none).
-pub fn json(findings: &[Finding], rules: &[Rule], meta: &Meta) -> String {
+/// Opaque tokens (strings of base64 or URL-safe characters only) longer than this are cut in
+/// raw events, keeping their first [`TOKEN_KEPT`] characters.
+pub const TOKEN_LIMIT: usize = 100;
+/// What is kept of a cut token.
+pub const TOKEN_KEPT: usize = 16;
+
+/// `json` with every opaque token string longer than [`TOKEN_LIMIT`] shortened to its first
+/// [`TOKEN_KEPT`] characters and `…[N characters cut]`: Config result tokens, session tokens
+/// and SAML assertions are random bytes that would make up most of the page, and are nothing a
+/// reader of the report can use (the finding's location names the full record).
+pub fn cut_tokens(json: &str) -> Cow<'_, str> {
+    let b = json.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let mut j = start;
+        let mut opaque = true;
+        while j < b.len() && b[j] != b'"' {
+            if b[j] == b'\\' {
+                opaque = false;
+                j += 2;
+                continue;
+            }
+            opaque &=
+                b[j].is_ascii_alphanumeric() || matches!(b[j], b'+' | b'/' | b'=' | b'_' | b'-');
+            j += 1;
+        }
+        let end = j.min(b.len());
+        if opaque && end - start > TOKEN_LIMIT {
+            let o = out.get_or_insert_with(|| String::with_capacity(json.len()));
+            o.push_str(&json[copied..start + TOKEN_KEPT]);
+            o.push_str(&format!("…[{} characters cut]", end - start - TOKEN_KEPT));
+            copied = end;
+        }
+        i = end + 1;
+    }
+    match out {
+        None => Cow::Borrowed(json),
+        Some(mut o) => {
+            o.push_str(&json[copied..]);
+            Cow::Owned(o)
+        }
+    }
+}
+
+/// `text`, gzip-compressed, in base64 (what the page inflates with `DecompressionStream`).
+pub(super) fn gzip_base64(text: &str) -> String {
+    let mut gz = libdeflater::Compressor::new(libdeflater::CompressionLvl::best());
+    let mut out = vec![0; gz.gzip_compress_bound(text.len())];
+    let n = gz
+        .gzip_compress(text.as_bytes(), &mut out)
+        .unwrap_or_default();
+    out.truncate(n);
+    base64::engine::general_purpose::STANDARD.encode(&out)
+}
+
+/// The data block's JSON (compressed by the caller): `{"title", "version", "generated",
+/// "inputs", "fields", "strings", "rules", "findings", "raw": {"part", "count"}}`, and the
+/// parts of raw events (each compressed, in base64), which the page keeps apart from it. Each finding
+/// is its [`FIELDS`] as string indices (`location` without its `#N` or `:LINE` suffix;
+/// `event_id` and `error_message` none when the raw event holds them), then its
+/// rules as `[rule row, severity, lowered]`, its controls and ATT&CK ids as string indices, the
+/// index of its raw event (-1: none), and its location's suffix.
+pub fn json(findings: &[Finding], rules: &[Rule], meta: &Meta) -> (String, Vec<String>) {
     let mut s = Strings::default();
     let mut table = RuleTable::new(rules);
     let mut raws = Raws::default();
-    let rows: Vec<Value> = findings
+    let mut rows: Vec<Vec<Value>> = findings
         .iter()
         .map(|f| {
+            let (file, suffix) = split_location(&f.location);
             let mut row: Vec<Value> = FIELDS
                 .iter()
-                .map(|k| s.opt(field(f, k).as_deref()).into())
+                .map(|&k| match k {
+                    "location" => s.opt(Some(file)).into(),
+                    // Unique per event and in the raw event, which the page shows them from.
+                    "event_id" | "error_message" if f.raw.is_some() => (-1).into(),
+                    _ => s.opt(field(f, k).as_deref()).into(),
+                })
                 .collect();
             let hits: Vec<Value> = f
                 .rules
@@ -205,11 +294,19 @@ pub fn json(findings: &[Finding], rules: &[Rule], meta: &Meta) -> String {
             row.push(hits.into());
             row.push(f.controls.iter().map(|x| s.id(x)).collect());
             row.push(f.attack.iter().map(|x| s.id(x)).collect());
-            row.push(raws.id(f.raw.as_ref()).into());
-            Value::Array(row)
+            row.push(raws.id(f).into());
+            row.push(s.opt(Some(suffix)).into());
+            row
         })
         .collect();
-    json!({
+    let new_of = raws.sort();
+    for row in &mut rows {
+        let at = FIELDS.len() + 3;
+        if let Some(old) = row[at].as_i64().filter(|&i| i >= 0) {
+            row[at] = new_of[old as usize].into();
+        }
+    }
+    let doc = json!({
         "title": meta.title,
         "version": env!("CARGO_PKG_VERSION"),
         "generated": meta.generated,
@@ -218,9 +315,24 @@ pub fn json(findings: &[Finding], rules: &[Rule], meta: &Meta) -> String {
         "strings": s.list,
         "rules": table.rows,
         "findings": rows,
-        "raw": {"part": RAW_PART, "parts": raws.parts()},
+        "raw": {"part": RAW_PART, "count": raws.list.len()},
     })
-    .to_string()
+    .to_string();
+    (doc, raws.parts())
+}
+
+/// A location as (file, suffix): `f.json.gz#3` as (`f.json.gz`, `#3`), `f.jsonl:7` as
+/// (`f.jsonl`, `:7`); the file part repeats over many findings and is stored once.
+fn split_location(location: &str) -> (&str, &str) {
+    match location.rfind(['#', ':']) {
+        Some(at)
+            if location[at + 1..].bytes().all(|c| c.is_ascii_digit())
+                && at + 1 < location.len() =>
+        {
+            location.split_at(at)
+        }
+        _ => (location, ""),
+    }
 }
 
 #[cfg(test)]
@@ -261,7 +373,8 @@ mod tests {
             inputs: &["in".to_string()],
             generated: "2026-12-02T00:00:00Z",
         };
-        let v: Value = serde_json::from_str(&json(&findings, &[], &meta)).unwrap();
+        let (doc, parts) = json(&findings, &[], &meta);
+        let v: Value = serde_json::from_str(&doc).unwrap();
         let raw_of = |i: usize| v["findings"][i][FIELDS.len() + 3].as_i64().unwrap();
         assert_eq!((raw_of(0), raw_of(1), raw_of(2), raw_of(3)), (0, 0, 1, -1));
         // The same actor string is stored once.
@@ -274,9 +387,9 @@ mod tests {
         assert_eq!(actors, 1);
         // Two rules named, each once.
         assert_eq!(v["rules"].as_array().unwrap().len(), 2);
-        let part = v["raw"]["parts"][0].as_str().unwrap();
+        assert_eq!(v["raw"]["count"], 2);
         let gz = base64::engine::general_purpose::STANDARD
-            .decode(part)
+            .decode(&parts[0])
             .unwrap();
         let mut text = String::new();
         flate2::read::GzDecoder::new(&gz[..])
@@ -285,6 +398,46 @@ mod tests {
         let records: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(records[0]["x"], "</script>");
         assert_eq!(records[1]["eventName"], "DeleteTrail");
+    }
+
+    #[test]
+    fn long_opaque_tokens_are_cut_and_nothing_else() {
+        let token = "A".repeat(TOKEN_LIMIT + 50);
+        let policy = format!("{{\\\"Version\\\":\\\"{}\\\"}}", "a".repeat(200));
+        let json = serde_json::json!({
+            "resultToken": token,
+            "policy": policy,
+            "arn": format!("arn:aws:iam::111122223333:role/{}", "r".repeat(200)),
+            "short": "B".repeat(TOKEN_LIMIT),
+        })
+        .to_string();
+        let cut = cut_tokens(&json);
+        let v: Value = serde_json::from_str(&cut).unwrap();
+        assert_eq!(
+            v["resultToken"],
+            format!(
+                "{}…[{} characters cut]",
+                "A".repeat(TOKEN_KEPT),
+                TOKEN_LIMIT + 50 - TOKEN_KEPT
+            )
+        );
+        assert_eq!(v["policy"], policy, "escapes: not a token");
+        assert!(v["arn"].as_str().unwrap().ends_with(&"r".repeat(200)));
+        assert_eq!(v["short"], "B".repeat(TOKEN_LIMIT));
+        assert!(matches!(cut_tokens(r#"{"a":"b"}"#), Cow::Borrowed(_)));
+        // Unterminated input does not panic.
+        let _ = cut_tokens(&format!("\"{}", "C".repeat(300)));
+        let _ = cut_tokens("\"\\");
+    }
+
+    #[test]
+    fn locations_split_into_file_and_record() {
+        assert_eq!(split_location("a/f.json.gz#3"), ("a/f.json.gz", "#3"));
+        assert_eq!(split_location("f.jsonl:17"), ("f.jsonl", ":17"));
+        assert_eq!(split_location("s3://b/k#2"), ("s3://b/k", "#2"));
+        assert_eq!(split_location("s3://b/k"), ("s3://b/k", ""));
+        assert_eq!(split_location("f#"), ("f#", ""));
+        assert_eq!(split_location(""), ("", ""));
     }
 
     #[test]
@@ -298,8 +451,9 @@ mod tests {
             inputs: &[],
             generated: "",
         };
-        let v: Value = serde_json::from_str(&json(&findings, &[], &meta)).unwrap();
-        assert_eq!(v["raw"]["parts"].as_array().unwrap().len(), 2);
+        let (doc, parts) = json(&findings, &[], &meta);
+        let v: Value = serde_json::from_str(&doc).unwrap();
+        assert_eq!(parts.len(), 2);
         assert_eq!(v["raw"]["part"], RAW_PART);
     }
 }

@@ -1,7 +1,7 @@
 "use strict";
-// The detail view of one finding and the raw events behind it. Raw events come in parts of
-// data.raw.part records, each a gzip-compressed JSON array in base64, inflated on first use
-// with the browser's DecompressionStream. Record text only ever enters the page as textContent.
+// The detail view of one finding and the raw events behind it. The data block and each part of
+// data.raw.part raw events are gzip-compressed JSON in base64, inflated with the browser's
+// DecompressionStream: the data when the page opens, a part of raw events on first use. Record text only ever enters the page as textContent.
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
@@ -10,20 +10,27 @@ function el(tag, text, cls) {
   return e;
 }
 
-function RawEvents(raw) {
+// The JSON in b64: gzip-compressed, base64-encoded.
+async function inflate(b64) {
+  const bin = atob(b64.trim());
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return JSON.parse(await new Response(stream).text());
+}
+
+// The raw events: `raw.count` records in parts of `raw.part`, one part a line of `lines`.
+function RawEvents(raw, lines) {
   const parts = [];
+  let texts = null;
   function part(k) {
-    if (!parts[k]) {
-      parts[k] = (async function () {
-        const bytes = Uint8Array.from(atob(raw.parts[k]), function (c) { return c.charCodeAt(0); });
-        const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-        return JSON.parse(await new Response(stream).text());
-      })();
-    }
+    if (!texts) texts = lines.split("\n");
+    if (!parts[k]) parts[k] = inflate(texts[k]);
     return parts[k];
   }
+  const count = Math.ceil(raw.count / raw.part);
   return {
-    count: raw.parts.length,
+    count: count,
     // The raw record at index r (a promise), or null for none.
     get: async function (r) {
       if (r < 0) return null;
@@ -33,7 +40,7 @@ function RawEvents(raw) {
     // Every part, inflated (for a search in raw events).
     all: function () {
       const list = [];
-      for (let k = 0; k < raw.parts.length; k++) list.push(part(k));
+      for (let k = 0; k < count; k++) list.push(part(k));
       return Promise.all(list);
     },
   };
@@ -73,14 +80,15 @@ function detailView(f, rules, raws, columns) {
   item("Suppressed by", f.suppressed_by);
   item("Event", [f.event_source, f.event_name].filter(Boolean).join(" "));
   item("Outcome", f.outcome);
-  item("Error", [f.error_code, f.error_message].filter(Boolean).join(": "));
+  const error = item("Error", [f.error_code, f.error_message].filter(Boolean).join(": "));
   item("Actor", f.actor ? f.actor + (f.actor_type ? " (" + f.actor_type + ")" : "") : "");
   item("Source IP", f.source_ip);
   item("User agent", f.user_agent);
   item("Account / region", [f.account_id, f.region].filter(Boolean).join(" / "));
   item("Time", f.event_time);
   if (f.count) item("Count", f.count + " (" + (f.first_time || "?") + " to " + (f.last_time || "?") + ")");
-  item("Event id", f.event_id);
+  // For findings with a raw event, the event id and error message are read from it.
+  const eventId = item("Event id", f.event_id || (f.raw >= 0 ? "…" : ""));
   item("Location", f.location);
   const pre = el("pre", f.raw < 0 ? "(no raw event was kept for this finding)" : "loading…", "raw");
   dl.appendChild(el("dt", "Raw event"));
@@ -90,6 +98,8 @@ function detailView(f, rules, raws, columns) {
   if (f.raw >= 0) {
     raws.get(f.raw).then(function (r) {
       pre.textContent = JSON.stringify(r, null, 2);
+      if (r && eventId && !f.event_id) eventId.textContent = r.eventID || "(none)";
+      if (r && error && !f.error_message && r.errorMessage) error.textContent = f.error_code + ": " + r.errorMessage;
       pre.dataset.loaded = "true";
     }, function (e) {
       pre.textContent = "the raw event could not be read in this browser: " + e;

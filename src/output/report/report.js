@@ -1,8 +1,8 @@
-(function () {
+(async function () {
   const SEVERITIES = ["critical", "high", "medium", "low", "info"];
   const COLORS = { critical: "#8b0000", high: "#c0392b", medium: "#e67e22", low: "#2980b9", info: "#95a5a6" };
   const PAGE = 50;
-  const data = JSON.parse(document.getElementById("data").textContent);
+  const data = await inflate(document.getElementById("data").textContent);
   const S = data.strings;
   function str(i) { return i < 0 ? "" : S[i]; }
   const nf = data.fields.length;
@@ -18,9 +18,10 @@
     f.controls = row[nf + 1].map(str);
     f.attack = row[nf + 2].map(str);
     f.raw = row[nf + 3];
+    f.location += str(row[nf + 4]);
     return f;
   });
-  const raws = RawEvents(data.raw);
+  const raws = RawEvents(data.raw, document.getElementById("raw").textContent);
   // Lower-case text a search looks in: the fields, rule ids and titles, controls, ATT&CK.
   function text(f) {
     if (f.text === undefined) {
@@ -204,4 +205,8 @@
   // The page's own "ready" marker, with the time since navigation began (benchmarks read it).
   document.body.dataset.readyMs = String(Math.round(performance.now()));
   document.body.dataset.ready = "true";
-})();
+})().catch(function (e) {
+  document.body.dataset.ready = "error";
+  document.getElementById("subtitle").textContent = "This report could not be opened in this browser: " + e;
+  throw e;
+});
