@@ -113,7 +113,8 @@ def one_run(page):
                         " return r === 'true' || r === 'error' ? r : null")
         wall = time.monotonic() - start
         if state != "true":
-            sys.exit(f"the page failed to open: {b.js('return document.getElementById(\"subtitle\").textContent')}")
+            why = b.js("return document.getElementById('subtitle').textContent")
+            sys.exit(f"the page failed to open: {why}")
         ready = float(b.js("return document.body.dataset.readyMs")) / 1000
         errors = [e for e in b.s("POST", "/se/log", {"type": "browser"}) if e.get("level") == "SEVERE"]
         shown = b.js("return document.getElementById('shown').textContent")
