@@ -249,7 +249,7 @@ pub fn cut_tokens(json: &str) -> Cow<'_, str> {
 }
 
 /// `text`, gzip-compressed, in base64 (what the page inflates with `DecompressionStream`).
-pub(super) fn gzip_base64(text: &str) -> String {
+pub fn gzip_base64(text: &str) -> String {
     let mut gz = libdeflater::Compressor::new(libdeflater::CompressionLvl::best());
     let mut out = vec![0; gz.gzip_compress_bound(text.len())];
     let n = gz
