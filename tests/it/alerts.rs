@@ -3,6 +3,8 @@
 
 /// One alert per event, listing all its rules, in every sink.
 mod events;
+/// The PagerDuty Events API v2 sink.
+mod pagerduty;
 /// No secret from any configuration source in any output, log line or state.
 mod secrets;
 /// SNS and email receivers.

@@ -50,6 +50,7 @@ sinks! {
     email => Email,
     file => File,
     securityhub => Securityhub,
+    pagerduty => Pagerduty,
 }
 
 /// What building a sender may need from outside its configuration.

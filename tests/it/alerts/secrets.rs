@@ -1,5 +1,6 @@
 //! No secret leaves: sentinel secrets configured through every source the configuration supports
-//! (literal, `env:`, `file:`, URL user information, headers, the AWS credential chain) are looked
+//! (literal, `env:`, `file:`, URL user information, headers, the AWS credential chain) for every
+//! sink (Slack webhook and app, webhooks, SNS, PagerDuty, email) are looked
 //! for in everything trailwatch writes — `config check`, `scan --alert` and `watch` at the most
 //! verbose log level against receivers that fail (retries, then dead letters), `/metrics`, the
 //! dead-letter listing, the findings output and the state database's bytes.
@@ -27,8 +28,10 @@ const ENV_SMTP: &str = "SntlSmtpPw10";
 const AWS_SECRET: &str = "SntlAwsSecret11";
 const AWS_SESSION: &str = "SntlAwsSession12";
 const LITERAL_TEAMS_SIG: &str = "SntlTeamsSig13";
+/// 32 characters, as PagerDuty routing keys are.
+const FILE_PAGERDUTY: &str = "SntlPdRoutingKey14abcdefghijklmn";
 
-const ALL: [&str; 13] = [
+const ALL: [&str; 14] = [
     LITERAL_SLACK,
     ENV_SLACK_APP,
     FILE_PATH_TOKEN,
@@ -42,6 +45,7 @@ const ALL: [&str; 13] = [
     AWS_SECRET,
     AWS_SESSION,
     LITERAL_TEAMS_SIG,
+    FILE_PAGERDUTY,
 ];
 
 /// Base64 (standard alphabet, padded), for the `Authorization: Basic` form of user information.
@@ -118,6 +122,7 @@ fn config(dir: &Path, servers: &[&Server; 5]) -> std::path::PathBuf {
     );
     std::fs::write(dir.join("hook-url"), format!("{hook_url}\n")).unwrap();
     std::fs::write(dir.join("signing"), FILE_SIGNING).unwrap();
+    std::fs::write(dir.join("pagerduty"), format!("{FILE_PAGERDUTY}\n")).unwrap();
     std::fs::create_dir_all(dir.join("in")).unwrap();
     let toml = format!(
         r##"
@@ -151,6 +156,11 @@ timeout = "2s"
 [sinks.topic]
 type = "sns"
 topic_arn = "arn:aws:sns:us-east-1:111122223333:alerts"
+[sinks.pd]
+type = "pagerduty"
+routing_key = "file:{pd_file}"
+url = "{discord}/v2/enqueue"
+timeout = "2s"
 [sinks.mail]
 type = "email"
 host = "127.0.0.1"
@@ -162,7 +172,7 @@ from = "trailwatch@example.com"
 to = "sec@example.com"
 timeout = "1s"
 [alerts]
-default = ["slack", "app", "hook", "discord", "teams", "topic", "mail"]
+default = ["slack", "app", "hook", "discord", "teams", "topic", "pd", "mail"]
 max_age = "30s"
 retry_initial = "1s"
 "##,
@@ -172,6 +182,7 @@ retry_initial = "1s"
         aws = aws.url(),
         hook_file = dir.join("hook-url").display(),
         signing_file = dir.join("signing").display(),
+        pd_file = dir.join("pagerduty").display(),
         smtp = closed_port(),
     );
     let path = dir.join("trailwatch.toml");
@@ -249,7 +260,7 @@ fn no_secret_from_any_source_appears_in_output_logs_or_state() {
     let scan_err = String::from_utf8_lossy(&scan.stderr).into_owned();
     assert_eq!(scan.status.code(), Some(1), "{scan_err}");
     assert!(
-        scan_err.contains("alerts: 0 delivered, 7 failed"),
+        scan_err.contains("alerts: 0 delivered, 8 failed"),
         "{scan_err}"
     );
     assert!(scan_err.contains("retrying"), "{scan_err}");
