@@ -539,3 +539,48 @@ fn a_generated_report_pages_searches_raw_events_and_keeps_hostile_text_inert() {
     assert_eq!(state, json!(["undefined", 0, 3]));
     assert_eq!(b.console_errors(), Vec::<Value>::new());
 }
+
+#[test]
+fn report_needs_one_html_file_and_writes_the_findings_of_a_dedup_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("r.html");
+    let page = page.to_str().unwrap();
+    for args in [
+        vec!["report", "examples/logs"],
+        vec!["report", "examples/logs", "-o", page, "--format", "json"],
+        vec!["report", "examples/logs", "-o", page, "--report", page],
+        vec!["scan", "examples/logs", "-o", page, "--report", page],
+    ] {
+        let out = trailwatch().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!Path::new(page).exists(), "{args:?}");
+    }
+    // With --dedup the page holds the findings scan prints after folding (held to the end).
+    let findings = scan_and_report(&["examples/logs", "--dedup"], Path::new(page));
+    let html = std::fs::read_to_string(page).unwrap();
+    let out = trailwatch()
+        .args(["report", "examples/logs", "-o", page])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(out.stdout.is_empty());
+    let all = err
+        .split("report: ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap();
+    assert!(
+        findings.len() <= all,
+        "{} with --dedup of {all}",
+        findings.len()
+    );
+    assert!(html.contains("Content-Security-Policy"));
+    let Some(b) = browser() else { return };
+    let dedup = dir.path().join("dedup.html");
+    scan_and_report(&["examples/logs", "--dedup"], &dedup);
+    let requests = b.open(&dedup);
+    assert_quiet(&b, &requests, &dedup);
+    assert_counts(&b, &findings);
+}
