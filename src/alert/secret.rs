@@ -7,7 +7,8 @@
 //! make URLs printable.
 //!
 //! Behind those, every resolved secret is remembered for the life of the process (its value, and
-//! for a URL the user information, path segments and query values that could be its secret), and
+//! for a URL the user information, path segments and query values that could be its secret;
+//! short values and short plain words are not), and
 //! [`scrub`] replaces any of them, and any `user:password@` in a URL, in text about to leave: log
 //! lines at every level go through [`Scrubbing`], and error texts are scrubbed before they are
 //! printed or stored as a dead letter's reason. So an error that quotes a URL or a header (a
@@ -22,10 +23,11 @@ use std::sync::RwLock;
 /// longest first.
 static KNOWN: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
-/// Whole secrets shorter than this are not looked for in text (they would match ordinary words).
-const MIN_WHOLE: usize = 4;
-/// Parts of a URL-shaped secret shorter than this are not looked for either.
-const MIN_PART: usize = 8;
+/// Values shorter than this are not looked for in text (they would match ordinary words)...
+const MIN_LOOKED_FOR: usize = 6;
+/// ...nor are plain lowercase words shorter than this (a header such as `X-Team = "security"`
+/// is read as a secret, but its value must not blank every log line naming a security group).
+const MIN_PLAIN_LOOKED_FOR: usize = 20;
 
 /// A resolved secret. `Debug` shows `***`.
 #[derive(Clone, PartialEq, Eq)]
@@ -71,12 +73,12 @@ impl<'de> Deserialize<'de> for Secret {
 /// Remembers a secret value (and, for a URL, the parts that may be its secret) for [`scrub`].
 pub fn remember(value: &str) {
     let mut found: Vec<String> = Vec::new();
-    if value.trim().len() >= MIN_WHOLE {
+    if looked_for(value.trim()) {
         found.push(value.to_string());
         found.push(value.trim().to_string());
     }
     for part in url_parts(value) {
-        if part.len() >= MIN_PART {
+        if looked_for(&part) {
             let decoded = percent_encoding::percent_decode_str(&part)
                 .decode_utf8_lossy()
                 .into_owned();
@@ -94,6 +96,15 @@ pub fn remember(value: &str) {
         }
     }
     known.sort_by_key(|k| std::cmp::Reverse(k.len()));
+}
+
+/// Whether a secret value is distinctive enough to look for in text: at least
+/// [`MIN_LOOKED_FOR`] characters, and more than a plain lowercase word unless it is long.
+fn looked_for(value: &str) -> bool {
+    let word = value
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || matches!(c, '-' | '_' | '.'));
+    value.len() >= MIN_LOOKED_FOR && (!word || value.len() >= MIN_PLAIN_LOOKED_FOR)
 }
 
 /// The parts of a URL that [`redact_secret_url`] hides: user information, path segments that
@@ -308,8 +319,11 @@ mod tests {
             .unwrap();
         Secret::resolve("UnitHeader4").unwrap();
         Secret::resolve("abc").unwrap();
+        Secret::resolve("security").unwrap();
+        Secret::resolve("correcthorsebatterystaple").unwrap();
         let text = "error sending request for url (http://bob:UnitPw0rd1@127.0.0.1:1/h/UnitPathTok2?token=UnitQuery%2F3): \
-                    header UnitHeader4, decoded UnitQuery/3, other https://x:y@example.com/p, abc";
+                    header UnitHeader4, decoded UnitQuery/3, other https://x:y@example.com/p, \
+                    correcthorsebatterystaple, guide.security-groups, abc";
         let got = scrub(text);
         for s in [
             "UnitPw0rd1",
@@ -322,9 +336,10 @@ mod tests {
             assert!(!got.contains(s), "{s} in {got}");
         }
         assert!(got.contains("https://***@example.com/p"), "{got}");
+        assert!(!got.contains("correcthorse"), "{got}");
         assert!(
-            got.ends_with(", abc"),
-            "short secrets are not looked for: {got}"
+            got.ends_with(", guide.security-groups, abc"),
+            "short secrets and plain words are not looked for: {got}"
         );
         let mut w = Scrubbing(Vec::new());
         w.write_all(b"TRACE token UnitHeader4\n").unwrap();
