@@ -59,6 +59,13 @@ enum Command {
     /// Prove a trail is whole: check CloudTrail's signed digest chain, the log files it lists,
     /// and the gaps (folders in the S3 layout and s3:// URLs).
     Verify(Box<verify::VerifyArgs>),
+    /// Write the manual pages (roff): trailwatch(1) to standard output, or every page
+    /// (trailwatch.1, trailwatch-scan.1, ...) into DIR. Packages install them.
+    #[command(hide = true)]
+    Man {
+        /// The folder to write every page into.
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +121,7 @@ pub fn main() -> ExitCode {
         Command::State(cmd) => state::run(cmd),
         Command::Alert(cmd) => alert::run(cmd),
         Command::Verify(args) => verify::run(*args),
+        Command::Man { dir } => man(dir),
         Command::Config(ConfigCommand::Check { file, mut args }) => {
             args.config = Some(file);
             watch::check(*args)
@@ -155,6 +163,21 @@ fn init_logging(level: &str, format: watch::LogFormat) {
             .with_current_span(false)
             .try_init(),
     };
+}
+
+/// The manual page, from the same clap definitions as `--help`.
+fn man(dir: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    use clap::CommandFactory;
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .with_context(|| format!("writing manual pages into {}", dir.display()))?;
+        }
+        None => clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Output closed early (`trailwatch scan ... | head`): not an error.
