@@ -234,18 +234,36 @@ fn manual_pages_cover_every_command() {
         .args(["man", dir.path().to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut pages: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     pages.sort();
-    for page in ["trailwatch.1", "trailwatch-scan.1", "trailwatch-timeline.1", "trailwatch-watch.1"] {
-        assert!(pages.iter().any(|p| p == page), "{page} missing from {pages:?}");
+    for page in [
+        "trailwatch.1",
+        "trailwatch-scan.1",
+        "trailwatch-timeline.1",
+        "trailwatch-watch.1",
+    ] {
+        assert!(
+            pages.iter().any(|p| p == page),
+            "{page} missing from {pages:?}"
+        );
     }
-    assert!(!pages.iter().any(|p| p == "trailwatch-man.1"), "the hidden command has no page");
+    assert!(
+        !pages.iter().any(|p| p == "trailwatch-man.1"),
+        "the hidden command has no page"
+    );
     let top = std::fs::read_to_string(dir.path().join("trailwatch.1")).unwrap();
-    assert!(top.starts_with(".ie") && top.contains(".TH trailwatch 1"), "{top}");
+    assert!(
+        top.starts_with(".ie") && top.contains(".TH trailwatch 1"),
+        "{top}"
+    );
     assert!(top.contains("trailwatch\\-timeline(1)"), "{top}");
     let stdout = trailwatch().arg("man").output().unwrap();
     assert_eq!(String::from_utf8_lossy(&stdout.stdout), top);
