@@ -175,7 +175,9 @@ fn man(dir: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
             clap_mangen::generate_to(Cli::command(), &dir)
                 .with_context(|| format!("writing manual pages into {}", dir.display()))?;
         }
-        None => clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?,
+        // As in the folder's trailwatch.1: `help` is no page of its own.
+        None => clap_mangen::Man::new(Cli::command().disable_help_subcommand(true))
+            .render(&mut std::io::stdout().lock())?,
     }
     Ok(ExitCode::SUCCESS)
 }
