@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Measure alert delivery to a local webhook: latency and alerts per second.
+"""Measure alert delivery to a local webhook (or PagerDuty stand-in): latency and alerts per second.
 
-A Python HTTP server on 127.0.0.1 stands in for the webhook and records arrival times.
+A Python HTTP server on 127.0.0.1 stands in for the webhook and records arrival times; with
+`--sink pagerduty` it stands in for the PagerDuty Events API v2 (`POST /v2/enqueue`, answered 202)
+and the sink is `type = "pagerduty"`.
 1. Latency: a warm `trailwatch watch --dir` gets one delivery file at a time (one critical
    finding each); the time from the file appearing (atomic rename) to the webhook request.
 2. Throughput: one file with --findings findings; the time from the file appearing to the last
    webhook request. Baseline measured in the same run: a Python client posting the same number
    of JSON bodies to the same server over one keep-alive connection.
 
-    scripts/bench_alerts.py [--findings 2000] [--latency-samples 30]
+    scripts/bench_alerts.py [--findings 2000] [--latency-samples 30] [--sink webhook|pagerduty]
 """
 
 import argparse
@@ -41,15 +43,18 @@ class Hook(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
         now = time.perf_counter()
         try:
-            key = json.loads(body).get("event_id", "")
-        except ValueError:
+            doc = json.loads(body)
+            key = doc.get("event_id") or doc.get("payload", {}).get("custom_details", {}).get("event_id", "")
+        except (ValueError, AttributeError):
             key = ""
         with lock:
             arrivals[key] = now
-        self.send_response(200)
-        self.send_header("content-length", "2")
+        pd = self.path == "/v2/enqueue"
+        answer = b'{"status":"success","message":"Event processed"}' if pd else b"ok"
+        self.send_response(202 if pd else 200)
+        self.send_header("content-length", str(len(answer)))
         self.end_headers()
-        self.wfile.write(b"ok")
+        self.wfile.write(answer)
 
     def log_message(self, *args):
         pass
@@ -85,6 +90,7 @@ def main():
     ap.add_argument("--findings", type=int, default=2000)
     ap.add_argument("--latency-samples", type=int, default=30)
     ap.add_argument("--skip-build", action="store_true")
+    ap.add_argument("--sink", choices=["webhook", "pagerduty"], default="webhook")
     args = ap.parse_args()
     if not args.skip_build:
         subprocess.run(["cargo", "build", "--release", "--locked", "-q"], cwd=ROOT, check=True)
@@ -94,8 +100,12 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="tw-alert-bench-"))
     inbox = work / "in"
     inbox.mkdir()
-    (work / "c.toml").write_text(
-        f'[sinks.hook]\ntype = "webhook"\nurl = "http://127.0.0.1:{port}/hook"\n[alerts]\ndefault = ["hook"]\n')
+    if args.sink == "pagerduty":
+        sink = (f'type = "pagerduty"\nrouting_key = "{"b" * 32}"\n'
+                f'url = "http://127.0.0.1:{port}/v2/enqueue"\n')
+    else:
+        sink = f'type = "webhook"\nurl = "http://127.0.0.1:{port}/hook"\n'
+    (work / "c.toml").write_text(f'[sinks.hook]\n{sink}[alerts]\ndefault = ["hook"]\n')
     proc = subprocess.Popen([str(ROOT / "target/release/trailwatch"), "watch", "--config", str(work / "c.toml"),
                              "--dir", str(inbox), "--packs", "guide", "--state", str(work / "s.db"),
                              "-o", str(work / "out.jsonl"), "--log", "warn"])
@@ -125,7 +135,7 @@ def main():
     base = time.perf_counter() - t
     server.shutdown()
 
-    print(f"\n{os.cpu_count()} cores; webhook on 127.0.0.1 (Python ThreadingHTTPServer)\n")
+    print(f"\n{os.cpu_count()} cores; {args.sink} sink to 127.0.0.1 (Python ThreadingHTTPServer)\n")
     print("| measurement | value |")
     print("|---|---|")
     print(f"| finding → webhook, file dropped in a watched folder ({len(lat)}/{args.latency_samples}) | "
