@@ -179,3 +179,116 @@ fn late_digests_and_silence_are_reported_once_then_resumed() {
     );
     stop(child);
 }
+
+/// `watch --s3` lists digests too: a bucket polled without notifications, signatures in the
+/// objects' metadata, one broken link named and nothing else.
+#[test]
+fn polled_buckets_have_their_digests_checked() {
+    let Some(moto) = crate::aws::moto() else {
+        return;
+    };
+    let bucket = moto.unique("polldigests");
+    moto.create_bucket(&bucket);
+    let mut g = week();
+    g.hours = 12;
+    g.bad_link = Some(5);
+    g.bucket = bucket.clone();
+    let b = generate(&g);
+    for (k, v) in &b.objects {
+        let mut put = moto
+            .s3
+            .put_object()
+            .bucket(&bucket)
+            .key(k)
+            .body(v.clone().into());
+        if let Some(sig) = b.signatures.get(k) {
+            put = put
+                .metadata("signature", sig)
+                .metadata("signature-algorithm", "SHA256withRSA");
+        }
+        moto.block_on(put.send()).expect("PutObject");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keys_file(dir.path());
+    let (state, out) = (dir.path().join("state.db"), dir.path().join("out.jsonl"));
+    let run = |extra: &[&str]| {
+        Command::new(bin())
+            .args([
+                "watch",
+                "--s3",
+                &format!("s3://{bucket}/AWSLogs/"),
+                "--packs",
+                "guide",
+            ])
+            .args([
+                "--state",
+                state.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ])
+            .args(["--endpoint-url", &moto.endpoint, "--public-keys", &keys])
+            .args([
+                "--lookback",
+                "3650d",
+                "--interval",
+                "1s",
+                "--idle-exit",
+                "3s",
+            ])
+            .args(["--silent-after", "off"])
+            .args(extra)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap()
+    };
+    let output = run(&[]);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    let found = integrity_findings(&out);
+    assert_eq!(
+        found,
+        [(
+            "integrity.digest-chain-broken".to_string(),
+            name(&b.digests[5])
+        )],
+        "{err}"
+    );
+    assert!(!err.contains("not CloudTrail"), "{err}");
+    // With digests off, polling lists none: no integrity finding, and the logs still read.
+    let (state2, out2) = (dir.path().join("s2.db"), dir.path().join("o2.jsonl"));
+    let off = Command::new(bin())
+        .args([
+            "watch",
+            "--s3",
+            &format!("s3://{bucket}/AWSLogs/"),
+            "--packs",
+            "guide",
+        ])
+        .args([
+            "--state",
+            state2.to_str().unwrap(),
+            "-o",
+            out2.to_str().unwrap(),
+        ])
+        .args(["--endpoint-url", &moto.endpoint, "--no-digests"])
+        .args([
+            "--lookback",
+            "3650d",
+            "--interval",
+            "1s",
+            "--idle-exit",
+            "3s",
+        ])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert_eq!(
+        off.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&off.stderr)
+    );
+    assert!(integrity_findings(&out2).is_empty());
+    let text = std::fs::read_to_string(&out2).unwrap();
+    assert!(text.lines().count() > 0, "the logs' findings are there");
+}

@@ -1,8 +1,8 @@
 //! An S3 prefix polled without notifications (`--s3`): listed every interval for the objects of
-//! the lookback not yet recorded.
+//! the lookback not yet recorded: log files, Insights, and digests when `watch` checks them.
 
 use super::{Source, offer};
-use crate::source::layout::Scope;
+use crate::source::layout::{Kind, Plan, Scope};
 use crate::source::s3;
 use crate::watch::{Origin, Shared, Work};
 use futures_util::future::BoxFuture;
@@ -60,7 +60,14 @@ async fn poll(
             since,
             ..Scope::default()
         };
-        match s3::list(&client, &bucket, &prefix, &scope).await {
+        // Digests are listed too when `watch` checks them (`[integrity] digests`).
+        let kinds: &[Kind] = if shared.settings.integrity.digests {
+            &[Kind::Log, Kind::Insight, Kind::Digest]
+        } else {
+            &[Kind::Log, Kind::Insight]
+        };
+        let plan = Plan::with_kinds(&prefix, &scope, kinds);
+        match s3::list_plan(&client, &bucket, plan).await {
             Ok((objects, _)) => {
                 shared.source_up(&url);
                 for o in objects {
