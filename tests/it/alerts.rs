@@ -1,6 +1,8 @@
 //! Alerts through real receivers: HTTP servers standing in for Slack and webhooks, SNS on moto,
 //! and an SMTP server; failures, retries, threading and crashes.
 
+/// The Discord channel webhook sink.
+mod discord;
 /// One alert per event, listing all its rules, in every sink.
 mod events;
 /// The PagerDuty Events API v2 sink.

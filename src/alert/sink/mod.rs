@@ -51,6 +51,7 @@ sinks! {
     file => File,
     securityhub => Securityhub,
     pagerduty => Pagerduty,
+    discord => Discord,
 }
 
 /// What building a sender may need from outside its configuration.
