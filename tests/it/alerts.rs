@@ -11,6 +11,8 @@ mod pagerduty;
 mod secrets;
 /// SNS and email receivers.
 mod sns_email;
+/// The Microsoft Teams (Workflows / incoming webhook) sink.
+mod teams;
 
 use crate::http::{Reply, Server};
 use crate::support::{bin, config_check, delivery_gz, event, state_info, trailwatch};

@@ -52,6 +52,7 @@ sinks! {
     securityhub => Securityhub,
     pagerduty => Pagerduty,
     discord => Discord,
+    teams => Teams,
 }
 
 /// What building a sender may need from outside its configuration.
