@@ -48,6 +48,11 @@ if [ "${TRAILWATCH_SKIP_MOTO:-}" != 1 ]; then
     checkers=("prometheus-client==0.26.0" "ocsf-json-schema==1.2.0" "jsonschema==4.26.0"
         "jsonschema-specifications==2025.9.1" "referencing==0.37.0" "rpds-py==2026.9.1"
         "attrs==26.1.0")
+    # A moto server another checkout started is reused, but the checkers live in this one's venv.
+    if [ ! -x "$venv/bin/python" ]; then
+        echo "test.sh: creating venv $venv for the checkers" >&2
+        python3 -m venv "$venv"
+    fi
     if [ "$(cat "$venv/.trailwatch-checkers" 2>/dev/null)" != "${checkers[*]}" ]; then
         echo "test.sh: installing ${checkers[*]} into $venv" >&2
         "$venv/bin/python" -m pip install -q --disable-pip-version-check "${checkers[@]}"
