@@ -54,6 +54,20 @@ pub fn console_url(finding: &Finding) -> Option<String> {
     ))
 }
 
+/// At most `max` characters of Markdown-escaped text, with `…` when cut; never leaves a lone
+/// escaping backslash (the chat sinks' field limits).
+pub fn cut_escaped(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    if out.ends_with('\\') && !out.ends_with("\\\\") {
+        out.pop();
+    }
+    out.push('…');
+    out
+}
+
 /// Severity marker emoji and colour (hex) for a severity name (case-insensitive); unknown
 /// severities look like `info`.
 pub fn severity_style(severity: &str) -> (&'static str, &'static str) {

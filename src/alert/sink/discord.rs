@@ -16,6 +16,7 @@
 
 use super::{Env, Kind, Sent, Sink};
 use crate::alert::secret::{Secret, redact_secret_url};
+use crate::alert::render::cut_escaped as cut;
 use crate::alert::{Delivery, SendError, http, render};
 use crate::catalog::Severity;
 use serde::Deserialize;
@@ -110,19 +111,6 @@ pub fn escape(s: &str) -> String {
         }
         out.push(c);
     }
-    out
-}
-
-/// At most `max` characters, with `…` when cut; never leaves a lone escaping backslash.
-fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max - 1).collect();
-    if out.ends_with('\\') && !out.ends_with("\\\\") {
-        out.pop();
-    }
-    out.push('…');
     out
 }
 
