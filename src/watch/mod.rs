@@ -397,7 +397,10 @@ async fn wait_for_stop(shared: &Shared) {
                 .lock()
                 .map(|s| !s.is_empty())
                 .unwrap_or(false);
-            if quiet && !busy {
+            // Every source must have looked once at what was there at the start: a slow first
+            // listing is not idleness.
+            let caught_up = shared.catching_up.load(Ordering::SeqCst) == 0;
+            if quiet && !busy && caught_up {
                 return;
             }
         }
