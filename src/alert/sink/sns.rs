@@ -121,9 +121,43 @@ where
     }
 }
 
-/// At most 99 characters, no control characters (SNS subjects).
+/// SNS subjects are less than 100 characters long.
+const SUBJECT_MAX: usize = 99;
+
+/// An SNS subject: no control characters, at most [`SUBJECT_MAX`] characters, cut at a word
+/// boundary with "…" when longer. The place at the end (" in ACCOUNT/REGION") is kept whole and
+/// the title before it is shortened, so an account id is never cut in the middle.
 fn subject(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(99).collect()
+    let one: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let one = one.trim();
+    if one.chars().count() <= SUBJECT_MAX {
+        return one.to_string();
+    }
+    let (head, tail) = match one.rsplit_once(" in ") {
+        Some((h, t)) if !h.is_empty() && t.chars().count() <= 40 => (h, format!(" in {t}")),
+        _ => (one, String::new()),
+    };
+    let room = SUBJECT_MAX - 1 - tail.chars().count();
+    format!("{}…{tail}", cut_words(head, room))
+}
+
+/// The longest prefix of `s` of at most `n` characters that ends at a word boundary (or, when
+/// the first word alone is longer than half of `n`, at `n` characters), without trailing spaces.
+fn cut_words(s: &str, n: usize) -> &str {
+    let Some((end, next)) = s.char_indices().nth(n) else {
+        return s.trim_end();
+    };
+    let prefix = &s[..end];
+    if next.is_whitespace() {
+        return prefix.trim_end();
+    }
+    match prefix.rfind(char::is_whitespace) {
+        Some(i) if prefix[..i].chars().count() >= n / 2 => prefix[..i].trim_end(),
+        _ => prefix,
+    }
 }
 
 #[async_trait::async_trait]
@@ -154,7 +188,7 @@ impl Sink for Sns {
         self.client
             .publish()
             .topic_arn(&self.topic)
-            .subject(title.chars().take(99).collect::<String>())
+            .subject(subject(&title))
             .message(text)
             .send()
             .await
@@ -170,6 +204,37 @@ impl Sink for Sns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subjects_fit_and_keep_the_place_whole() {
+        let short = "[trailwatch] CRITICAL: CloudTrail logging stopped in 123456789012/eu-west-1";
+        assert_eq!(subject(short), short);
+        let long = format!(
+            "[trailwatch] HIGH: {} in 123456789012/ap-southeast-2",
+            "Security group ingress opened to the whole internet on a production VPC"
+        );
+        let s = subject(&long);
+        assert!(s.chars().count() <= SUBJECT_MAX, "{s}");
+        assert!(s.ends_with("… in 123456789012/ap-southeast-2"), "{s}");
+        // cut after a whole word
+        let head = s.trim_end_matches("… in 123456789012/ap-southeast-2");
+        assert!(long.starts_with(head), "{s}");
+        assert_eq!(long.as_bytes()[head.len()], b' ', "{s}");
+        // control characters never reach SNS
+        assert_eq!(subject("a\nb\tc"), "a b c");
+        // one huge word: cut at the limit, still within it
+        let word = "x".repeat(300);
+        let s = subject(&word);
+        assert_eq!(s.chars().count(), SUBJECT_MAX);
+        assert!(s.ends_with('…'));
+        // a long place is not kept whole but the subject still fits
+        let s = subject(&format!("title in {}", "é".repeat(200)));
+        assert!(s.chars().count() <= SUBJECT_MAX, "{s}");
+        // multi-byte text is cut on a character boundary
+        let s = subject(&format!("{} in 123456789012/eu-west-1", "ü ".repeat(80)));
+        assert!(s.chars().count() <= SUBJECT_MAX);
+        assert!(s.ends_with("… in 123456789012/eu-west-1"), "{s}");
+    }
 
     #[test]
     fn refusals_dead_letter_and_throttling_retries() {

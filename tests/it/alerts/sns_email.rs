@@ -53,6 +53,10 @@ fn sns_publishes_with_message_attributes() {
     assert_eq!(attrs["rule_id"]["Value"], "guide.cloudtrail.StopLogging");
     assert_eq!(attrs["account_id"]["Value"], "111122223333");
     assert_eq!(attrs["service"]["Value"], "cloudtrail");
+    let subject = envelope["Subject"].as_str().unwrap();
+    assert!(subject.chars().count() < 100, "{subject}");
+    assert!(subject.starts_with("[trailwatch] CRITICAL: "), "{subject}");
+    assert!(subject.ends_with(" in 111122223333/us-east-1"), "{subject}");
 }
 
 #[test]
