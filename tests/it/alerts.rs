@@ -3,6 +3,8 @@
 
 /// The Discord channel webhook sink.
 mod discord;
+/// Alert emails rendered in a real headless Chromium at phone and desktop widths.
+mod email_html;
 /// One alert per event, listing all its rules, in every sink.
 mod events;
 /// The PagerDuty Events API v2 sink.

@@ -19,7 +19,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A headless Chromium session behind its own chromedriver, with a fresh profile.
-struct Browser {
+pub(crate) struct Browser {
     driver: Child,
     base: String,
     session: String,
@@ -30,7 +30,7 @@ struct Browser {
 
 /// A browser, or `None` (with a message) when Chromium is not installed; in CI its absence
 /// fails the test.
-fn browser() -> Option<Browser> {
+pub(crate) fn browser() -> Option<Browser> {
     static SKIPPED: Once = Once::new();
     if !(Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists()) {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -123,11 +123,11 @@ impl Browser {
         self.try_call(method, path, body).unwrap()
     }
 
-    fn session(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    pub(crate) fn session(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         self.call(method, &format!("/session/{}{path}", self.session), body)
     }
 
-    fn js(&self, script: &str, args: Value) -> Value {
+    pub(crate) fn js(&self, script: &str, args: Value) -> Value {
         self.session(
             "POST",
             "/execute/sync",

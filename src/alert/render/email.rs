@@ -34,7 +34,8 @@ pub fn email_single(finding: &Finding, count: u64) -> (String, String, String) {
 
     let (_, color) = severity_style(&sev);
     let mut html = format!(
-        "<!DOCTYPE html>\n<html><body style=\"font-family:sans-serif\">\n\
+        "<!DOCTYPE html>\n<html><head><meta name=\"viewport\" \
+         content=\"width=device-width, initial-scale=1\"></head>\n<body style=\"{WRAP}\">\n\
          <h2 style=\"border-left:6px solid {color};padding-left:8px\">{}: {}</h2>\n",
         html_escape(&sev),
         html_escape(&title)
@@ -48,10 +49,14 @@ pub fn email_single(finding: &Finding, count: u64) -> (String, String, String) {
             html_escape(w)
         ));
     }
-    html.push_str("<table cellpadding=\"4\">\n");
+    html.push_str(
+        "<table cellpadding=\"4\" style=\"width:100%;max-width:760px;table-layout:fixed;\
+         border-collapse:collapse\">\n",
+    );
     for (label, value) in &rows {
         html.push_str(&format!(
-            "<tr><th align=\"left\">{}</th><td>{}</td></tr>\n",
+            "<tr><th align=\"left\" valign=\"top\" style=\"width:6.5em\">{}</th>\
+             <td style=\"{WRAP}\">{}</td></tr>\n",
             html_escape(label),
             html_escape(value)
         ));
@@ -66,6 +71,11 @@ pub fn email_single(finding: &Finding, count: u64) -> (String, String, String) {
     html.push_str("</body></html>\n");
     (subject, plain, html)
 }
+
+/// Body and cell style of the emails: long ARNs, user agents and S3 keys wrap anywhere rather
+/// than widen the page past a phone's screen (`word-break` for clients without `overflow-wrap:
+/// anywhere`).
+const WRAP: &str = "font-family:sans-serif;overflow-wrap:anywhere;word-break:break-word";
 
 /// Digest of several findings, each with its count: (subject, plain text body, HTML body). The
 /// subject counts findings (summing counts) by severity: `"[trailwatch] 7 findings (2 critical,
