@@ -62,7 +62,8 @@ if [ "${TRAILWATCH_SKIP_MOTO:-}" != 1 ]; then
     export TRAILWATCH_TEST_PYTHON
 fi
 
-# A real headless browser for the HTML report tests (tests/it/report.rs): Debian's chromium and
+# A real headless browser for the HTML report and alert email tests (tests/it/report.rs,
+# tests/it/alerts/email_html.rs): Debian's chromium and
 # chromium-driver at one pinned version (the candidate of `apt-cache policy chromium` when it was
 # pinned), installed when either is missing. Without them the tests skip with a message, except
 # in CI, where they fail.

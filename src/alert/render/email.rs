@@ -34,7 +34,7 @@ pub fn email_single(finding: &Finding, count: u64) -> (String, String, String) {
 
     let (_, color) = severity_style(&sev);
     let mut html = format!(
-        "<!DOCTYPE html>\n<html><head><meta name=\"viewport\" \
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
          content=\"width=device-width, initial-scale=1\"></head>\n<body style=\"{WRAP}\">\n\
          <h2 style=\"border-left:6px solid {color};padding-left:8px\">{}: {}</h2>\n",
         html_escape(&sev),
@@ -81,8 +81,9 @@ const WRAP: &str = "font-family:sans-serif;overflow-wrap:anywhere;word-break:bre
 /// subject counts findings (summing counts) by severity: `"[trailwatch] 7 findings (2 critical,
 /// 5 high)"`. Findings are listed most severe first, otherwise in the order given.
 pub fn email_digest(findings: &[(&Finding, u64)]) -> (String, String, String) {
+    let rows = one_per_event(findings);
     let mut by_sev = [0u64; SEVERITIES.len() + 1];
-    for (f, n) in findings {
+    for (f, n) in &rows {
         by_sev[rank(&severity(f))] += (*n).max(1);
     }
     let total: u64 = by_sev.iter().sum();
@@ -94,28 +95,32 @@ pub fn email_digest(findings: &[(&Finding, u64)]) -> (String, String, String) {
         .map(|(s, n)| format!("{n} {s}"))
         .collect();
     let noun = if total == 1 { "finding" } else { "findings" };
-    let mut subject = format!("[trailwatch] {total} {noun}");
+    let heading = format!("{total} {noun}");
+    let mut subject = format!("[trailwatch] {heading}");
     if !parts.is_empty() {
         subject.push_str(&format!(" ({})", parts.join(", ")));
     }
+    let events = match rows.len() {
+        1 => "1 event".to_string(),
+        n => format!("{n} events"),
+    };
 
-    let mut sorted: Vec<&(&Finding, u64)> = findings.iter().collect();
-    sorted.sort_by_key(|(f, _)| rank(&severity(f)));
-
-    let mut plain = format!("{}\n\n", &subject["[trailwatch] ".len()..]);
-    let mut html = String::from(
-        "<!DOCTYPE html>\n<html><body style=\"font-family:sans-serif\">\n\
-         <table cellpadding=\"4\">\n<tr><th align=\"left\">Severity</th><th align=\"left\">Time\
-         </th><th align=\"left\">Finding</th><th align=\"left\">Actor</th>\
-         <th align=\"left\">Account/Region</th><th></th></tr>\n",
+    let mut plain = format!("{}\n{events}\n\n", &subject["[trailwatch] ".len()..]);
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width, initial-scale=1\"></head>\n<body style=\"{WRAP}\">\n\
+         <h2>trailwatch: {}</h2>\n<p>{}{}</p>\n",
+        html_escape(&heading),
+        html_escape(&events),
+        html_escape(&parts.iter().map(|p| format!(" · {p}")).collect::<String>()),
     );
-    for (f, n) in sorted {
+    for (f, n) in rows {
         let sev = severity(f).to_uppercase();
         let (_, color) = severity_style(&sev);
         let time = opt(&f.event_time).unwrap_or("-");
         let actor = opt(&f.actor).unwrap_or("-");
         let place = account_region(f);
-        let times = if *n > 1 {
+        let times = if n > 1 {
             format!(" (x{n})")
         } else {
             String::new()
@@ -130,21 +135,43 @@ pub fn email_digest(findings: &[(&Finding, u64)]) -> (String, String, String) {
         }
         plain.push('\n');
         let link = url
-            .map(|u| format!("<a href=\"{}\">CloudTrail</a>", html_escape(&u)))
+            .map(|u| format!("<br><a href=\"{}\">View in CloudTrail</a>", html_escape(&u)))
             .unwrap_or_default();
         html.push_str(&format!(
-            "<tr><td style=\"color:{color}\"><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{link}</td></tr>\n",
+            "<div style=\"border-left:5px solid {color};padding:4px 8px;margin:10px 0\">\
+             <b style=\"color:{color}\">{}</b> <b>{}</b><br>{} · {}<br>{}{link}</div>\n",
             html_escape(&sev),
-            html_escape(time),
             html_escape(&title),
-            html_escape(actor),
+            html_escape(time),
             html_escape(&place),
+            html_escape(actor),
         ));
     }
     plain.push_str("-- \ntrailwatch\n");
-    html.push_str("</table>\n</body></html>\n");
+    html.push_str("</body></html>\n");
     (subject, plain, html)
+}
+
+/// One row per event, most severe first, otherwise in the order given: findings with the same
+/// event id (an event that reached the digest more than once) become one row, the most severe
+/// one's, with the largest count. Findings without an event id (thresholds) stay apart.
+fn one_per_event<'a>(findings: &[(&'a Finding, u64)]) -> Vec<(&'a Finding, u64)> {
+    let mut sorted: Vec<(&Finding, u64)> = findings.to_vec();
+    sorted.sort_by_key(|(f, _)| rank(&severity(f)));
+    let mut rows: Vec<(&Finding, u64)> = Vec::with_capacity(sorted.len());
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (f, n) in sorted {
+        match opt(&f.event_id).and_then(|id| seen.get(id).copied().map(|i| (id, i))) {
+            Some((_, i)) => rows[i].1 = rows[i].1.max(n),
+            None => {
+                if let Some(id) = opt(&f.event_id) {
+                    seen.insert(id, rows.len());
+                }
+                rows.push((f, n));
+            }
+        }
+    }
+    rows
 }
 
 /// Labelled values for the email bodies (plain, unescaped).
@@ -232,6 +259,7 @@ mod tests {
             let mut f = finding();
             f.severity = sev;
             f.title = title.into();
+            f.event_id = Some(format!("event-{title}"));
             f
         };
         let (h1, l1, c1, h2) = (
@@ -249,11 +277,49 @@ mod tests {
         let pos = |s: &str| plain.find(s).unwrap();
         assert!(pos("C1 (x2)") < pos("H1") && pos("H1") < pos("H2") && pos("H2") < pos("L1"));
         assert!(plain.contains("[CRITICAL] 2024-05-01T12:00:00Z  C1 (x2)"));
-        assert!(html.contains("L1 &lt;b&gt;") && html.contains(">CloudTrail</a>"));
+        assert!(html.contains("L1 &lt;b&gt;") && html.contains(">View in CloudTrail</a>"));
         assert_eq!(
             email_digest(&[(&finding(), 1)]).0,
             "[trailwatch] 1 finding (1 critical)"
         );
         assert_eq!(email_digest(&[]).0, "[trailwatch] 0 findings");
+        assert!(html.contains("<h2>trailwatch: 6 findings</h2>"), "{html}");
+        assert!(
+            html.contains("4 events · 2 critical · 3 high · 1 low"),
+            "{html}"
+        );
+        assert!(plain.starts_with("6 findings (2 critical, 3 high, 1 low)\n4 events\n"));
+    }
+
+    #[test]
+    fn email_digest_lists_each_event_once() {
+        let mut high = finding();
+        high.severity = Severity::High;
+        high.title = "Seen as high".into();
+        let crit = finding(); // the same event id, critical
+        let mut other = finding();
+        other.event_id = Some("another-event".into());
+        other.title = "Other event".into();
+        let mut threshold = finding();
+        threshold.event_id = None;
+        threshold.title = "Threshold".into();
+        let (subject, plain, html) = email_digest(&[
+            (&high, 1),
+            (&crit, 3),
+            (&other, 1),
+            (&threshold, 1),
+            (&threshold, 1),
+        ]);
+        assert_eq!(subject, "[trailwatch] 6 findings (6 critical)");
+        assert_eq!(
+            html.matches("CloudTrail logging stopped").count(),
+            1,
+            "{html}"
+        );
+        assert!(!html.contains("Seen as high"), "{html}");
+        assert!(plain.contains("CloudTrail logging stopped (x3)"), "{plain}");
+        assert_eq!(plain.matches("Other event").count(), 1);
+        assert_eq!(plain.matches("Threshold").count(), 2);
+        assert!(plain.contains("\n4 events\n"), "{plain}");
     }
 }

@@ -4,7 +4,7 @@
 use crate::report::browser;
 use base64::Engine;
 use serde_json::{Value, json};
-use trailwatch::alert::render::email::email_single;
+use trailwatch::alert::render::email::{email_digest, email_single};
 use trailwatch_core::catalog::Severity;
 use trailwatch_core::finding::Finding;
 
@@ -77,5 +77,40 @@ fn single_finding_email_does_not_overflow_at_phone_or_desktop_width() {
             scroll <= inner,
             "at {width} px the page is {scroll} px wide, the window {inner} px"
         );
+    }
+}
+
+#[test]
+fn digest_email_has_a_heading_one_row_per_event_and_fits_a_phone() {
+    let Some(b) = browser() else { return };
+    let base = long_finding();
+    let mut findings: Vec<Finding> = (0..6)
+        .map(|i| {
+            let mut f = base.clone();
+            f.event_id = Some(format!("event-{i}"));
+            f.severity = [Severity::Critical, Severity::High, Severity::Medium][i % 3];
+            f
+        })
+        .collect();
+    // the same event a second time: listed once
+    findings.push(findings[0].clone());
+    let pairs: Vec<(&Finding, u64)> = findings.iter().map(|f| (f, 1)).collect();
+    let (_, _, html) = email_digest(&pairs);
+    for width in [375, 1200] {
+        let (scroll, inner) = widths(&b, &html, width);
+        screenshot(&b, &format!("digest-{width}.png"));
+        assert!(
+            scroll <= inner,
+            "at {width} px the digest is {scroll} px wide, the window {inner} px"
+        );
+        let heading = b.js("return document.querySelector('h2').textContent", json!([]));
+        assert_eq!(heading, "trailwatch: 6 findings");
+        let counts = b.js("return document.querySelector('p').textContent", json!([]));
+        assert_eq!(counts, "6 events · 2 critical · 2 high · 2 medium");
+        let rows = b.js(
+            "return document.querySelectorAll('body > div').length",
+            json!([]),
+        );
+        assert_eq!(rows, 6);
     }
 }
