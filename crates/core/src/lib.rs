@@ -21,6 +21,7 @@
 pub mod catalog;
 pub mod engine;
 pub mod finding;
+pub mod mask;
 pub mod noise;
 pub mod record;
 pub mod rules;
